@@ -1,0 +1,114 @@
+//! `[gateway]`: what to run and in which environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::units::SignalName;
+
+/// Variables that make openclaw believe systemd restarts it; removed by default so that a
+/// restart request (SIGUSR2) becomes a clean exit that clawvisor restarts at once.
+pub const SYSTEMD_ENV_VARS: &[&str] = &[
+    "INVOCATION_ID",
+    "JOURNAL_STREAM",
+    "SYSTEMD_EXEC_PID",
+    "OPENCLAW_SYSTEMD_UNIT",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_PID",
+    "WATCHDOG_USEC",
+];
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// The gateway's argv: an array, never a shell string. Default `["openclaw", "gateway"]`.
+    pub command: Vec<String>,
+    /// Working directory of the child. Default: clawvisor's own.
+    pub cwd: Option<PathBuf>,
+    /// Variables to add to (or override in) the child's environment.
+    pub env: BTreeMap<String, String>,
+    /// Variables to remove from the child's environment.
+    pub env_remove: Vec<String>,
+    /// Start from an empty environment instead of clawvisor's own (then only `env` is passed).
+    pub env_clear: bool,
+    /// Set OPENCLAW_SUPERVISOR_MODE=external and remove systemd's variables (INVOCATION_ID,
+    /// JOURNAL_STREAM, SYSTEMD_EXEC_PID, OPENCLAW_SYSTEMD_UNIT, NOTIFY_SOCKET, WATCHDOG_PID,
+    /// WATCHDOG_USEC) so a gateway restart request is a clean exit that clawvisor restarts.
+    pub external_supervisor: bool,
+    /// Run the child as this user (name or uid). Needs clawvisor to run as root.
+    pub user: Option<String>,
+    /// Run the child with this group (name or gid). Default: the user's primary group.
+    pub group: Option<String>,
+    /// File mode creation mask for the child, in octal as a string ("027") or an integer.
+    pub umask: Option<Umask>,
+    /// Signals clawvisor passes on to the child's process group when it receives them.
+    /// USR2 is openclaw's restart request: the clean exit that follows restarts at once.
+    pub forward_signals: Vec<SignalName>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            command: vec!["openclaw".into(), "gateway".into()],
+            cwd: None,
+            env: BTreeMap::new(),
+            env_remove: Vec::new(),
+            env_clear: false,
+            external_supervisor: true,
+            user: None,
+            group: None,
+            umask: None,
+            forward_signals: vec![SignalName(nix::sys::signal::Signal::SIGUSR2)],
+        }
+    }
+}
+
+/// A umask, written "027" (octal string) or as an integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Umask(pub u32);
+
+impl<'de> Deserialize<'de> for Umask {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u32),
+            Str(String),
+        }
+        let v = match Raw::deserialize(d)? {
+            Raw::Int(n) => n,
+            Raw::Str(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).map_err(|_| {
+                serde::de::Error::custom(format!("{s:?} is not an octal umask (try \"027\")"))
+            })?,
+        };
+        if v > 0o777 {
+            return Err(serde::de::Error::custom(format!(
+                "umask {v:o} is out of range (0 to 777 octal)"
+            )));
+        }
+        Ok(Umask(v))
+    }
+}
+
+impl GatewayConfig {
+    pub fn validate(&self, out: &mut Vec<(String, String)>) {
+        if self.command.is_empty() || self.command[0].is_empty() {
+            out.push(("gateway.command".into(), "must name a program".into()));
+        }
+        if self.group.is_some() && self.user.is_none() && !nix::unistd::Uid::effective().is_root() {
+            out.push((
+                "gateway.group".into(),
+                "needs clawvisor to run as root".into(),
+            ));
+        }
+        for k in self.env.keys() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                out.push((
+                    format!("gateway.env.{k}"),
+                    "is not a valid variable name".into(),
+                ));
+            }
+        }
+    }
+}

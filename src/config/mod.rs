@@ -1,0 +1,81 @@
+//! The configuration: TOML sections, their defaults, and validation.
+//!
+//! Raw TOML is turned into a validated [`Config`] in one place ([`load`]); the rest of the
+//! program never sees an unvalidated value. Every problem is reported at once, each with
+//! the key and its file:line:column.
+
+mod control;
+mod gateway;
+mod load;
+mod logs;
+mod notify;
+mod probes;
+mod restart;
+mod state;
+mod stop;
+pub mod units;
+mod watch;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use control::ControlConfig;
+pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
+pub use load::{ConfigError, ConfigErrors};
+pub use logs::LogsConfig;
+pub use notify::{AlertsConfig, MetricsConfig};
+pub use probes::{ProbesConfig, QualityConfig};
+pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
+pub use state::StateConfig;
+pub use stop::StopConfig;
+pub use units::{Dur, SignalName, Size};
+pub use watch::{DiskConfig, GpuConfig, MemoryConfig};
+
+/// Where clawvisor looks for its config when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/clawvisor/clawvisor.toml";
+
+/// The whole configuration. Every section may be left out; defaults suit openclaw.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub gateway: GatewayConfig,
+    pub restart: RestartConfig,
+    pub stop: StopConfig,
+    pub state: StateConfig,
+    pub logs: LogsConfig,
+    pub control: ControlConfig,
+    pub memory: MemoryConfig,
+    pub gpu: GpuConfig,
+    pub disk: DiskConfig,
+    pub probes: ProbesConfig,
+    pub quality: QualityConfig,
+    pub alerts: AlertsConfig,
+    pub metrics: MetricsConfig,
+    /// The file this config was read from, for `reload` and for error messages.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and validates a config file, reporting every problem at once.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        load::load_file(path)
+    }
+
+    /// Parses and validates config text; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+        load::parse_text(text, origin)
+    }
+
+    /// Cross-field checks that serde cannot express, as (key path, problem) pairs.
+    fn validate(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        self.gateway.validate(&mut out);
+        self.restart.validate(&mut out);
+        if self.stop.timeout.get().is_zero() {
+            out.push(("stop.timeout".into(), "must be longer than 0s".into()));
+        }
+        out
+    }
+}

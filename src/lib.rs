@@ -1,0 +1,5 @@
+//! clawvisor: a process supervisor for a self-hosted AI gateway.
+
+pub mod config;
+pub mod logs;
+pub mod supervisor;

@@ -1,0 +1,90 @@
+//! What the senses tell the brain, and what the brain asks the hands to do.
+
+use super::exit::Exit;
+use super::pause::PauseRecord;
+use super::state::Rules;
+
+/// Something that happened. Every sense (reaper, signals, log patterns, probes, samplers,
+/// the control socket) reaches `decide()` only through one of these.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// clawvisor started; a pause left by an earlier run, if any.
+    Boot {
+        persisted_pause: Option<PauseRecord>,
+    },
+    Spawned {
+        pid: i32,
+    },
+    SpawnFailed {
+        error: String,
+    },
+    Exited {
+        pid: i32,
+        exit: Exit,
+    },
+    /// A deadline (`State::next_deadline`) may have passed.
+    Tick,
+    /// SIGTERM/SIGINT/SIGQUIT or `ctl shutdown`: stop the child and exit.
+    Shutdown {
+        why: String,
+    },
+    /// A signal to pass on to the child's process group.
+    Forward {
+        signal: i32,
+    },
+    /// The config was reloaded.
+    Reload(Box<Rules>),
+    /// A person or a script asked for something (control socket).
+    Command(Command),
+    /// A watcher, probe or log rule saw trouble and wants this reaction.
+    Trouble {
+        source: String,
+        reason: String,
+        reaction: Reaction,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Pause { reason: Option<String> },
+    Resume,
+    Restart,
+    Stop,
+    Start,
+}
+
+/// What a rule (log pattern, probe, threshold) asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reaction {
+    Alert,
+    Restart,
+    Pause,
+}
+
+/// Something to do: the imperative shell executes these in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Spawn,
+    /// Send a signal to the child's process group.
+    Signal {
+        pid: i32,
+        signal: i32,
+    },
+    /// SIGKILL the child's group and every descendant, wherever it moved.
+    KillTree {
+        pid: i32,
+    },
+    /// Kill what is left of a dead child's tree (descendants that outlived it).
+    KillStragglers,
+    SavePause(PauseRecord),
+    ClearPause,
+    Alert {
+        summary: String,
+    },
+    /// Answer the control command being handled.
+    Reply(Result<String, String>),
+    Exit {
+        code: i32,
+    },
+}

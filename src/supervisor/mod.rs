@@ -1,0 +1,20 @@
+//! The brain: a pure decision core (`decide`) and the shell that executes its actions.
+
+mod backoff;
+mod decide;
+mod event;
+mod exit;
+mod pause;
+pub mod persist;
+mod state;
+pub mod wall_time;
+
+pub use decide::{RESUME_HINT, decide};
+pub use event::{Action, Command, Event, Reaction};
+pub use exit::{Exit, ExitRecord};
+pub use pause::PauseRecord;
+pub use state::{AfterStop, KILL_GRACE, Now, Phase, Rules, State};
+mod input;
+mod status;
+pub use input::{Inbox, Input};
+pub use status::Status;

@@ -1,0 +1,23 @@
+//! A snapshot of the supervisor for `ctl status` and metrics.
+
+use serde::{Deserialize, Serialize};
+
+use super::exit::ExitRecord;
+use super::pause::PauseRecord;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    /// "starting", "running", "backoff", "stopping", "paused", "stopped", "exiting".
+    pub state: String,
+    pub pid: Option<i32>,
+    pub uptime_secs: Option<f64>,
+    pub restarts: u64,
+    pub last_exit: Option<ExitRecord>,
+    pub backoff_remaining_secs: Option<f64>,
+    pub pause: Option<PauseRecord>,
+    /// The command that clears the pause, when paused.
+    pub resume_hint: Option<String>,
+    pub last_reason: Option<String>,
+    /// Statistics and latest readings of the other parts (logs, watchers, probes), by name.
+    pub parts: serde_json::Map<String, serde_json::Value>,
+}
