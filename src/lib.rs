@@ -2,4 +2,5 @@
 
 pub mod config;
 pub mod logs;
+pub mod process;
 pub mod supervisor;

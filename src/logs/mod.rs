@@ -46,6 +46,7 @@ struct Shared {
     ring: Mutex<VecDeque<LogLine>>,
     ring_cap: usize,
     readers: Mutex<Vec<JoinHandle<()>>>,
+    follow: tokio::sync::broadcast::Sender<LogLine>,
 }
 
 /// A handle to the running pipeline; cheap to clone.
@@ -63,6 +64,7 @@ impl LogPipeline {
                 ring: Mutex::new(VecDeque::new()),
                 ring_cap: 1000,
                 readers: Mutex::new(Vec::new()),
+                follow: tokio::sync::broadcast::channel(1024).0,
             }),
         })
     }
@@ -109,7 +111,9 @@ impl LogPipeline {
                     if ring.len() == shared.ring_cap {
                         ring.pop_front();
                     }
-                    ring.push_back(LogLine { stream, text });
+                    let line = LogLine { stream, text };
+                    let _ = shared.follow.send(line.clone());
+                    ring.push_back(line);
                 }
             })
             .expect("spawn log reader thread")
@@ -127,6 +131,12 @@ impl LogPipeline {
             .collect();
         v.reverse();
         v
+    }
+
+    /// New lines as they arrive, for `ctl logs --follow`. A slow subscriber misses lines
+    /// (it sees `RecvError::Lagged`) rather than slowing the pipeline.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LogLine> {
+        self.shared.follow.subscribe()
     }
 
     /// Counters and state for `ctl status`.

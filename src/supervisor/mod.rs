@@ -18,3 +18,5 @@ mod input;
 mod status;
 pub use input::{Inbox, Input};
 pub use status::Status;
+mod notice;
+pub use notice::{Notice, NoticeSender};

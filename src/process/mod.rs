@@ -1,0 +1,3 @@
+//! Process operations: spawn, signals, the reaper, the tree under the gateway.
+
+pub mod tree;
