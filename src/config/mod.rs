@@ -25,12 +25,15 @@ pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
 pub use logs::LogsConfig;
 pub use notify::{AlertsConfig, MetricsConfig};
-pub use probes::{ProbesConfig, QualityConfig};
+pub use probes::{
+    CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
+    ProbesConfig, QualityConfig,
+};
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
 pub use units::{Dur, SignalName, Size};
-pub use watch::{DiskConfig, GpuConfig, MemoryConfig};
+pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
 /// Where clawvisor looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/clawvisor/clawvisor.toml";
@@ -73,6 +76,11 @@ impl Config {
         let mut out = Vec::new();
         self.gateway.validate(&mut out);
         self.restart.validate(&mut out);
+        self.memory.validate(&mut out);
+        self.gpu.validate(&mut out);
+        self.disk.validate(&mut out);
+        self.probes.validate(&mut out);
+        self.quality.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }
