@@ -4,3 +4,5 @@ pub mod config;
 pub mod logs;
 pub mod process;
 pub mod supervisor;
+pub mod health;
+pub mod watch;

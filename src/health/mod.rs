@@ -1,0 +1,14 @@
+//! Layer 2 and 3: HTTP probes, the completion probe, exec probes and quality tests, and the
+//! pure rules that turn their results into verdicts.
+
+pub mod chat;
+pub mod client;
+pub mod completion;
+pub mod exec;
+pub mod http;
+pub mod quality;
+pub mod tasks;
+pub mod tracker;
+
+pub use exec::{CommandRunner, Finished, StdRunner};
+pub use tracker::{Context, Outcome, ProbeRules, ProbeTracker, StartupGate};

@@ -1,0 +1,260 @@
+//! The probe tasks: one tokio task per configured probe, each with its own tracker.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::client::client_for;
+use super::completion::{probe_completion, resolve_token};
+use super::exec::probe_exec;
+use super::http::probe_http;
+use super::quality::{Endpoint, judge, load_tests, run_tests};
+use super::tracker::{Context, Outcome, ProbeRules, ProbeTracker};
+use crate::config::{
+    CompletionProbeConfig, ExecProbeConfig, HttpProbeConfig, HttpProbeKind, QualityConfig,
+};
+use crate::watch::Verdict;
+use crate::watch::shared::{Shared, sleep_or_child_change};
+
+/// Ends the startup grace with a restart when nothing passed in time.
+pub async fn startup_gate_task(shared: Arc<Shared>) {
+    loop {
+        if let Some(v) = shared.with_gate(Instant::now(), |g| g.check(Instant::now())) {
+            shared.send("probes.startup", v);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Publishes a probe's state with its latest details.
+fn publish(shared: &Shared, part: &str, t: &ProbeTracker, extra: Value) {
+    let mut v = json!({
+        "state": t.state(),
+        "last": t.last.as_ref().map(Outcome::label),
+        "reason": t.last.as_ref().and_then(Outcome::reason),
+        "failures_in_a_row": t.failures(),
+    });
+    if let (Value::Object(o), Value::Object(e)) = (&mut v, extra) {
+        o.extend(e);
+    }
+    shared.readings.publish(part, v);
+}
+
+/// Waits for a child; resets the tracker when it is a new one. None: no child right now.
+fn current_child(shared: &Shared, last: &mut Option<i32>, t: &mut ProbeTracker) -> Option<i32> {
+    let pid = shared.child_pid();
+    if pid != *last {
+        t.reset();
+        *last = pid;
+    }
+    pid
+}
+
+/// `gated`: wait for the startup probe before probing (liveness and readiness when a
+/// startup probe exists, as in Kubernetes).
+pub async fn http_probe_task(
+    shared: Arc<Shared>,
+    kind: HttpProbeKind,
+    cfg: HttpProbeConfig,
+    gated: bool,
+) {
+    let part = format!("probes.{}", kind.name());
+    let url = cfg.url(kind);
+    let expect = cfg.expect(kind);
+    let client = client_for(&url, cfg.timeout.get());
+    let mut tracker = ProbeTracker::new(ProbeRules {
+        failure_threshold: cfg.failure_threshold,
+        success_threshold: cfg.success_threshold,
+        reaction: cfg.reaction(kind),
+        slow_window: None,
+    });
+    let mut child = shared.child.clone();
+    let mut last = None;
+    loop {
+        let started = shared.with_gate(Instant::now(), |g| g.started());
+        if current_child(&shared, &mut last, &mut tracker).is_none() || (gated && !started) {
+            publish(&shared, &part, &tracker, json!({"url": url, "waiting": true}));
+            sleep_or_child_change(cfg.period.get().min(Duration::from_secs(1)), &mut child).await;
+            continue;
+        }
+        if kind == HttpProbeKind::Startup && started {
+            // Like Kubernetes: the startup probe's work is done once it passed.
+            publish(&shared, &part, &tracker, json!({"url": url, "started": true}));
+            sleep_or_child_change(Duration::from_secs(3600), &mut child).await;
+            continue;
+        }
+        let (outcome, latency) = probe_http(&client, &url, &expect, cfg.timeout.get()).await;
+        let now = Instant::now();
+        let passed = outcome == Outcome::Pass;
+        let proves_life = kind == HttpProbeKind::Startup || !gated;
+        let in_grace = shared.with_gate(now, |g| {
+            if passed && proves_life {
+                g.proof_of_life();
+            }
+            g.in_grace(now)
+        });
+        if kind == HttpProbeKind::Liveness {
+            shared.set_liveness_failing(!passed);
+        }
+        let ctx = Context {
+            now,
+            in_grace: in_grace || kind == HttpProbeKind::Startup,
+            liveness_failing: false,
+        };
+        if let Some(v) = tracker.observe(outcome, ctx) {
+            shared.send(&part, v);
+        }
+        let extra = json!({"url": url, "latency_ms": latency.as_millis() as u64, "in_grace": in_grace});
+        publish(&shared, &part, &tracker, extra);
+        sleep_or_child_change(cfg.period.get(), &mut child).await;
+    }
+}
+
+pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig) {
+    let part = "probes.completion";
+    let client = client_for(&cfg.url, cfg.timeout.get());
+    let mut tracker = ProbeTracker::new(ProbeRules {
+        failure_threshold: cfg.failure_threshold,
+        success_threshold: 1,
+        reaction: cfg.on_failure,
+        slow_window: Some(cfg.slow_window.get()),
+    });
+    let mut child = shared.child.clone();
+    let mut last = None;
+    loop {
+        // The first completion waits for the startup grace to end: a loading model would
+        // only queue it.
+        let started = shared.with_gate(Instant::now(), |g| g.started());
+        if current_child(&shared, &mut last, &mut tracker).is_none() || !started {
+            publish(&shared, part, &tracker, json!({"waiting": true}));
+            sleep_or_child_change(Duration::from_secs(1), &mut child).await;
+            continue;
+        }
+        let (outcome, details) = probe_completion(&client, &cfg).await;
+        let now = Instant::now();
+        let ctx = Context {
+            now,
+            in_grace: false,
+            liveness_failing: shared.liveness_failing(),
+        };
+        if let Some(v) = tracker.observe(outcome, ctx) {
+            shared.send(part, v);
+        }
+        publish(&shared, part, &tracker, details);
+        sleep_or_child_change(cfg.period.get(), &mut child).await;
+    }
+}
+
+pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
+    let part = format!("probes.exec.{}", cfg.name());
+    let mut tracker = ProbeTracker::new(ProbeRules {
+        failure_threshold: cfg.failure_threshold,
+        success_threshold: 1,
+        reaction: cfg.on_failure,
+        slow_window: None,
+    });
+    let mut child = shared.child.clone();
+    let mut last = None;
+    loop {
+        if current_child(&shared, &mut last, &mut tracker).is_none() {
+            publish(&shared, &part, &tracker, json!({"waiting": true}));
+            sleep_or_child_change(cfg.period.get(), &mut child).await;
+            continue;
+        }
+        let (runner, argv, timeout) = (shared.runner.clone(), cfg.command.clone(), cfg.timeout.get());
+        let started = Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || probe_exec(&*runner, &argv, timeout))
+            .await
+            .unwrap_or_else(|e| Outcome::Fail(format!("exec probe task failed: {e}")));
+        let now = Instant::now();
+        let in_grace = shared.with_gate(now, |g| g.in_grace(now));
+        let ctx = Context {
+            now,
+            in_grace,
+            liveness_failing: false,
+        };
+        if let Some(v) = tracker.observe(outcome, ctx) {
+            shared.send(&part, v);
+        }
+        let extra = json!({"command": cfg.command, "latency_ms": started.elapsed().as_millis() as u64});
+        publish(&shared, &part, &tracker, extra);
+        sleep_or_child_change(cfg.period.get(), &mut child).await;
+    }
+}
+
+/// A request to run the quality tests now; the report (or why not) comes back.
+pub type QualityRequest = oneshot::Sender<Result<Value, String>>;
+
+pub async fn quality_task(
+    shared: Arc<Shared>,
+    cfg: QualityConfig,
+    completion: CompletionProbeConfig,
+    mut now_requests: mpsc::UnboundedReceiver<QualityRequest>,
+) {
+    let part = "quality";
+    let Some(path) = cfg.tests.clone() else { return };
+    let client = client_for(&completion.url, cfg.timeout.get());
+    let mut next_run = Instant::now() + cfg.every.get();
+    let mut told_unloadable = false;
+    shared
+        .readings
+        .publish(part, json!({"tests": path, "runs": 0, "next_run_in_secs": cfg.every.get().as_secs()}));
+    let mut runs = 0u64;
+    loop {
+        let wait = next_run.saturating_duration_since(Instant::now());
+        let reply = tokio::select! {
+            _ = tokio::time::sleep(wait) => None,
+            r = now_requests.recv() => match r {
+                Some(r) => Some(r),
+                None => { tokio::time::sleep(wait).await; None }
+            },
+        };
+        let scheduled = reply.is_none();
+        if scheduled {
+            next_run = Instant::now() + cfg.every.get();
+        }
+        let started = shared.with_gate(Instant::now(), |g| g.started());
+        if shared.child_pid().is_none() || (scheduled && !started) {
+            if let Some(r) = reply {
+                let _ = r.send(Err("the gateway is not running".into()));
+            }
+            continue;
+        }
+        let tests = match load_tests(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                shared.readings.publish(part, json!({"tests": path, "error": e}));
+                if !told_unloadable {
+                    told_unloadable = true;
+                    shared.send(part, Verdict::new(crate::supervisor::Reaction::Alert, format!("cannot load the quality tests: {e}")));
+                }
+                if let Some(r) = reply {
+                    let _ = r.send(Err(e));
+                }
+                continue;
+            }
+        };
+        told_unloadable = false;
+        let token = resolve_token(&completion).unwrap_or(None);
+        let endpoint = Endpoint {
+            url: &completion.url,
+            model: &completion.model,
+            token: token.as_deref(),
+        };
+        let report = run_tests(&client, &tests, &endpoint, &cfg).await;
+        runs += 1;
+        let mut v = report.to_json(cfg.min_pass_rate);
+        v["tests"] = json!(path);
+        v["runs"] = json!(runs);
+        v["next_run_in_secs"] = json!(next_run.saturating_duration_since(Instant::now()).as_secs());
+        shared.readings.publish(part, v.clone());
+        if let Some(verdict) = judge(&report, &cfg) {
+            shared.send(part, verdict);
+        }
+        if let Some(r) = reply {
+            let _ = r.send(Ok(v));
+        }
+    }
+}

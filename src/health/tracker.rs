@@ -1,0 +1,360 @@
+//! When a probe's results become a verdict: failure thresholds, the startup grace, and "busy
+//! is not hung". Pure: results and `now` are passed in, so every rule is unit-tested.
+
+use std::time::{Duration, Instant};
+
+use crate::supervisor::Reaction;
+use crate::watch::Verdict;
+
+/// One probe result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Pass,
+    /// A real failure: refused, wrong status, wrong body, wrong answer, non-zero exit.
+    Fail(String),
+    /// Timed out (or too slow) while possibly just busy: see `ProbeRules::slow_window`.
+    Slow(String),
+    /// Worth a person's attention but not a failure: below a speed floor, a rejected token.
+    Warn(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail(_) => "fail",
+            Outcome::Slow(_) => "slow",
+            Outcome::Warn(_) => "warn",
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Pass => None,
+            Outcome::Fail(r) | Outcome::Slow(r) | Outcome::Warn(r) => Some(r),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ProbeRules {
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub reaction: Reaction,
+    /// For the completion probe: slow results restart only once their streak spans this.
+    /// None: a slow result is a failure like any other.
+    pub slow_window: Option<Duration>,
+}
+
+/// What the rest of the watchers know when a result comes in.
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    pub now: Instant,
+    /// Inside the startup grace: failures are counted but never acted on.
+    pub in_grace: bool,
+    /// The liveness probe's latest result was a failure.
+    pub liveness_failing: bool,
+}
+
+#[derive(Debug)]
+pub struct ProbeTracker {
+    rules: ProbeRules,
+    failures: u32,
+    passes: u32,
+    streak_since: Option<Instant>,
+    failed: bool,
+    fired: bool,
+    noted: bool,
+    pub last: Option<Outcome>,
+}
+
+impl ProbeTracker {
+    pub fn new(rules: ProbeRules) -> ProbeTracker {
+        ProbeTracker {
+            rules,
+            failures: 0,
+            passes: 0,
+            streak_since: None,
+            failed: false,
+            fired: false,
+            noted: false,
+            last: None,
+        }
+    }
+
+    /// A new child: everything starts afresh.
+    pub fn reset(&mut self) {
+        *self = ProbeTracker::new(self.rules.clone());
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// "ok", "failing", "failed", "slow", "warn" or "unknown", for status.
+    pub fn state(&self) -> &'static str {
+        match (&self.last, self.failed) {
+            (None, _) => "unknown",
+            (_, true) => "failed",
+            (Some(Outcome::Pass), _) => "ok",
+            (Some(Outcome::Fail(_)), _) => "failing",
+            (Some(Outcome::Slow(_)), _) => "slow",
+            (Some(Outcome::Warn(_)), _) => "warn",
+        }
+    }
+
+    pub fn observe(&mut self, outcome: Outcome, ctx: Context) -> Option<Verdict> {
+        self.last = Some(outcome.clone());
+        let reason = match outcome {
+            Outcome::Pass => {
+                self.failures = 0;
+                self.streak_since = None;
+                self.noted = false;
+                self.passes += 1;
+                if self.failed && self.passes >= self.rules.success_threshold {
+                    self.failed = false;
+                    self.fired = false;
+                }
+                return None;
+            }
+            // A warning is not a failure: it does not break a streak of passes either way.
+            Outcome::Warn(r) => return self.note(format!("warning: {r}")),
+            Outcome::Fail(r) | Outcome::Slow(r) if ctx.liveness_failing => r,
+            Outcome::Slow(r) if self.rules.slow_window.is_some() => {
+                return self.slow(r, ctx);
+            }
+            Outcome::Fail(r) | Outcome::Slow(r) => r,
+        };
+        self.count_failure(ctx.now);
+        if self.failures >= self.rules.failure_threshold {
+            self.failed = true;
+            if !ctx.in_grace && !self.fired {
+                self.fired = true;
+                return Some(Verdict::new(
+                    self.rules.reaction,
+                    format!("failed {} times in a row: {reason}", self.failures),
+                ));
+            }
+        }
+        None
+    }
+
+    fn count_failure(&mut self, now: Instant) {
+        self.passes = 0;
+        self.failures += 1;
+        self.streak_since.get_or_insert(now);
+    }
+
+    /// Busy is not hung: alert once, act only when the slowness has lasted `slow_window`.
+    fn slow(&mut self, reason: String, ctx: Context) -> Option<Verdict> {
+        self.count_failure(ctx.now);
+        let window = self.rules.slow_window.unwrap_or_default();
+        let span = ctx.now.duration_since(self.streak_since.unwrap_or(ctx.now));
+        if self.failures >= self.rules.failure_threshold && span >= window {
+            self.failed = true;
+            if !ctx.in_grace && !self.fired {
+                self.fired = true;
+                return Some(Verdict::new(
+                    self.rules.reaction,
+                    format!(
+                        "slow for {} ({} times in a row, liveness still answering): {reason}",
+                        humantime::format_duration(Duration::from_secs(span.as_secs())),
+                        self.failures
+                    ),
+                ));
+            }
+            return None;
+        }
+        self.note(format!("slow (busy, not dead yet): {reason}"))
+    }
+
+    fn note(&mut self, reason: String) -> Option<Verdict> {
+        if self.noted {
+            return None;
+        }
+        self.noted = true;
+        Some(Verdict::new(Reaction::Alert, reason))
+    }
+}
+
+/// The startup grace shared by all probes of one child: it ends at the first proof of life,
+/// or `timeout` after the spawn, when the child is restarted if nothing ever passed.
+#[derive(Debug)]
+pub struct StartupGate {
+    timeout: Duration,
+    spawned_at: Option<Instant>,
+    started: bool,
+    fired: bool,
+}
+
+impl StartupGate {
+    pub fn new(timeout: Duration) -> StartupGate {
+        StartupGate {
+            timeout,
+            spawned_at: None,
+            started: false,
+            fired: false,
+        }
+    }
+
+    pub fn on_spawn(&mut self, now: Instant) {
+        self.spawned_at = Some(now);
+        self.started = false;
+        self.fired = false;
+    }
+
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    pub fn on_exit(&mut self) {
+        self.spawned_at = None;
+    }
+
+    pub fn proof_of_life(&mut self) {
+        self.started = true;
+    }
+
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    pub fn in_grace(&self, now: Instant) -> bool {
+        match self.spawned_at {
+            Some(t) => !self.started && now.duration_since(t) < self.timeout,
+            None => true,
+        }
+    }
+
+    /// The restart verdict, once, when the timeout passes without proof of life.
+    pub fn check(&mut self, now: Instant) -> Option<Verdict> {
+        let t = self.spawned_at?;
+        if self.started || self.fired || now.duration_since(t) < self.timeout {
+            return None;
+        }
+        self.fired = true;
+        Some(Verdict::new(
+            Reaction::Restart,
+            format!(
+                "no probe passed within probes.startup_timeout ({}) of the start",
+                humantime::format_duration(self.timeout)
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(slow: Option<u64>) -> ProbeRules {
+        ProbeRules {
+            failure_threshold: 3,
+            success_threshold: 1,
+            reaction: Reaction::Restart,
+            slow_window: slow.map(Duration::from_secs),
+        }
+    }
+
+    fn ctx(t0: Instant, secs: u64) -> Context {
+        Context {
+            now: t0 + Duration::from_secs(secs),
+            in_grace: false,
+            liveness_failing: false,
+        }
+    }
+
+    fn fail() -> Outcome {
+        Outcome::Fail("refused".into())
+    }
+
+    #[test]
+    fn restarts_after_the_threshold_once() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(rules(None));
+        assert_eq!(t.observe(fail(), ctx(t0, 0)), None);
+        assert_eq!(t.observe(fail(), ctx(t0, 10)), None);
+        let v = t.observe(fail(), ctx(t0, 20)).unwrap();
+        assert_eq!(v.reaction, Reaction::Restart);
+        assert!(v.reason.contains("3 times") && v.reason.contains("refused"));
+        assert_eq!(t.observe(fail(), ctx(t0, 30)), None, "once per failure");
+        assert_eq!(t.state(), "failed");
+        t.observe(Outcome::Pass, ctx(t0, 40));
+        assert_eq!(t.state(), "ok");
+        t.observe(fail(), ctx(t0, 50));
+        t.observe(fail(), ctx(t0, 60));
+        assert!(t.observe(fail(), ctx(t0, 70)).is_some(), "re-armed by a pass");
+    }
+
+    #[test]
+    fn a_pass_breaks_the_streak_and_grace_suppresses_action() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(rules(None));
+        t.observe(fail(), ctx(t0, 0));
+        t.observe(fail(), ctx(t0, 1));
+        t.observe(Outcome::Pass, ctx(t0, 2));
+        t.observe(fail(), ctx(t0, 3));
+        assert_eq!(t.observe(fail(), ctx(t0, 4)), None);
+        let mut g = ctx(t0, 5);
+        g.in_grace = true;
+        assert_eq!(t.observe(fail(), g), None, "a slow start is not restarted");
+        assert_eq!(t.state(), "failed");
+        assert!(t.observe(fail(), ctx(t0, 6)).is_some(), "acts once the grace is over");
+    }
+
+    #[test]
+    fn slow_is_not_dead_until_the_window_spans() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(rules(Some(900)));
+        let slow = || Outcome::Slow("timed out after 60s".into());
+        let v = t.observe(slow(), ctx(t0, 0)).unwrap();
+        assert_eq!(v.reaction, Reaction::Alert);
+        assert!(v.reason.contains("slow"));
+        for s in [300, 600, 899] {
+            assert_eq!(t.observe(slow(), ctx(t0, s)), None, "at {s}s");
+        }
+        assert_eq!(t.state(), "slow");
+        let v = t.observe(slow(), ctx(t0, 900)).unwrap();
+        assert_eq!(v.reaction, Reaction::Restart);
+        assert!(v.reason.contains("15m"), "{}", v.reason);
+    }
+
+    #[test]
+    fn slow_with_liveness_failing_is_dead() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(rules(Some(900)));
+        let mut c = ctx(t0, 0);
+        c.liveness_failing = true;
+        let slow = || Outcome::Slow("timed out".into());
+        t.observe(slow(), c);
+        t.observe(slow(), c);
+        assert_eq!(t.observe(slow(), c).unwrap().reaction, Reaction::Restart);
+    }
+
+    #[test]
+    fn warnings_alert_once_and_never_restart() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(rules(None));
+        let w = || Outcome::Warn("401: check the token".into());
+        assert_eq!(t.observe(w(), ctx(t0, 0)).unwrap().reaction, Reaction::Alert);
+        for s in 1..10 {
+            assert_eq!(t.observe(w(), ctx(t0, s)), None);
+        }
+    }
+
+    #[test]
+    fn startup_gate_ends_at_proof_of_life_or_restarts_at_timeout() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut g = StartupGate::new(s(300));
+        g.on_spawn(t0);
+        assert!(g.in_grace(t0 + s(299)));
+        assert_eq!(g.check(t0 + s(299)), None);
+        let v = g.check(t0 + s(300)).unwrap();
+        assert_eq!(v.reaction, Reaction::Restart);
+        assert_eq!(g.check(t0 + s(301)), None);
+        g.on_spawn(t0 + s(400));
+        g.proof_of_life();
+        assert!(!g.in_grace(t0 + s(401)));
+        assert_eq!(g.check(t0 + s(1000)), None);
+    }
+}

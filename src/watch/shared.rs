@@ -1,0 +1,90 @@
+//! What the watcher and probe tasks share: readings, the inbox, the current child, the
+//! startup gate, and the liveness flag that tells "busy" from "dead".
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::readings::Readings;
+use super::verdict::Verdict;
+use crate::health::exec::CommandRunner;
+use crate::health::tracker::StartupGate;
+use crate::supervisor::Inbox;
+
+pub struct Shared {
+    pub readings: Readings,
+    pub inbox: Inbox,
+    pub child: watch::Receiver<Option<i32>>,
+    gate: Mutex<(Option<i32>, StartupGate)>,
+    liveness_failing: AtomicBool,
+    pub runner: Arc<dyn CommandRunner>,
+}
+
+impl Shared {
+    pub fn new(
+        inbox: Inbox,
+        child: watch::Receiver<Option<i32>>,
+        startup_timeout: Duration,
+        runner: Arc<dyn CommandRunner>,
+    ) -> Shared {
+        Shared {
+            readings: Readings::default(),
+            inbox,
+            child,
+            gate: Mutex::new((None, StartupGate::new(startup_timeout))),
+            liveness_failing: AtomicBool::new(false),
+            runner,
+        }
+    }
+
+    pub fn child_pid(&self) -> Option<i32> {
+        *self.child.borrow()
+    }
+
+    pub fn send(&self, source: &str, v: Verdict) {
+        v.send(source, &self.inbox);
+    }
+
+    /// Runs `f` on the startup gate of the current child (a new pid opens a new grace).
+    pub fn with_gate<T>(&self, now: Instant, f: impl FnOnce(&mut StartupGate) -> T) -> T {
+        let mut g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        let pid = self.child_pid();
+        if g.0 != pid {
+            g.0 = pid;
+            match pid {
+                Some(_) => g.1.on_spawn(now),
+                None => g.1.on_exit(),
+            }
+            self.liveness_failing.store(false, Ordering::Relaxed);
+        }
+        f(&mut g.1)
+    }
+
+    pub fn set_startup_timeout(&self, timeout: Duration) {
+        let mut g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        g.1.set_timeout(timeout);
+    }
+
+    pub fn liveness_failing(&self) -> bool {
+        self.liveness_failing.load(Ordering::Relaxed)
+    }
+
+    pub fn set_liveness_failing(&self, failing: bool) {
+        self.liveness_failing.store(failing, Ordering::Relaxed);
+    }
+}
+
+/// Sleeps for `period`, waking early when the child changes (a new child is probed at once).
+pub async fn sleep_or_child_change(period: Duration, child: &mut watch::Receiver<Option<i32>>) {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => {}
+        r = child.changed() => {
+            if r.is_err() {
+                // The runner is gone: clawvisor is exiting. Keep the period anyway.
+                tokio::time::sleep(period).await;
+            }
+        }
+    }
+}

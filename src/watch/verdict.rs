@@ -1,0 +1,32 @@
+//! What a watcher or probe concludes: the brain receives it as `Event::Trouble`.
+
+use crate::supervisor::{Event, Inbox, Reaction};
+
+/// A conclusion worth telling the brain: what to do and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub reaction: Reaction,
+    pub reason: String,
+}
+
+impl Verdict {
+    pub fn new(reaction: Reaction, reason: impl Into<String>) -> Verdict {
+        Verdict {
+            reaction,
+            reason: reason.into(),
+        }
+    }
+
+    /// Sends this verdict to the brain as trouble from `source` ("memory", "probes.liveness").
+    pub fn send(self, source: &str, inbox: &Inbox) {
+        match self.reaction {
+            Reaction::Alert => tracing::warn!(source, "{}", self.reason),
+            _ => tracing::warn!(source, reaction = ?self.reaction, "{}", self.reason),
+        }
+        inbox.event(Event::Trouble {
+            source: source.to_string(),
+            reason: self.reason,
+            reaction: self.reaction,
+        });
+    }
+}

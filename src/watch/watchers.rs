@@ -1,0 +1,240 @@
+//! [`Watchers`]: starts the samplers and probes the config asks for, and answers the runner
+//! (status parts, reload, the VRAM-release wait, `ctl probe quality`).
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::gpu::GpuTracker;
+use super::gpu_source::open_gpu_source;
+use super::samplers::{self, GpuState};
+use super::shared::Shared;
+use crate::config::{Config, HttpProbeKind};
+use crate::health::exec::{CommandRunner, StdRunner};
+use crate::health::tasks::{self, QualityRequest};
+use crate::supervisor::Inbox;
+
+pub struct Watchers {
+    shared: Arc<Shared>,
+    inner: Mutex<Running>,
+}
+
+struct Running {
+    tasks: Vec<JoinHandle<()>>,
+    gpu: Option<Arc<Mutex<GpuState>>>,
+    /// Why GPU watching is off, once NVML was tried.
+    gpu_off: Option<String>,
+    gpu_release_timeout: std::time::Duration,
+    quality: Option<mpsc::UnboundedSender<QualityRequest>>,
+}
+
+impl Watchers {
+    /// Starts every configured watcher and probe on the current tokio runtime. `child`
+    /// carries the gateway's pid (None while it is down); a new pid is a new child.
+    pub fn start(cfg: &Config, inbox: Inbox, child: watch::Receiver<Option<i32>>) -> Watchers {
+        Watchers::start_with_runner(cfg, inbox, child, Arc::new(StdRunner))
+    }
+
+    /// As [`Watchers::start`], running exec probes through `runner` (the process layer's
+    /// helper runner, which cooperates with the one reaper).
+    pub fn start_with_runner(
+        cfg: &Config,
+        inbox: Inbox,
+        child: watch::Receiver<Option<i32>>,
+        runner: Arc<dyn CommandRunner>,
+    ) -> Watchers {
+        let shared = Arc::new(Shared::new(
+            inbox,
+            child,
+            cfg.probes.startup_timeout.get(),
+            runner,
+        ));
+        let w = Watchers {
+            shared,
+            inner: Mutex::new(Running {
+                tasks: Vec::new(),
+                gpu: None,
+                gpu_off: None,
+                gpu_release_timeout: cfg.gpu.release_timeout.get(),
+                quality: None,
+            }),
+        };
+        w.spawn_all(cfg);
+        w
+    }
+
+    /// The latest reading of every watcher and probe, each with its age, for `Status.parts`.
+    pub fn snapshot(&self) -> Map<String, Value> {
+        self.shared.readings.snapshot()
+    }
+
+    /// Applies a reloaded config: every task restarts with the new settings (probe failure
+    /// counts start again; the startup grace of the running child is kept).
+    pub fn reconfigure(&self, cfg: &Config) {
+        self.shared
+            .set_startup_timeout(cfg.probes.startup_timeout.get());
+        self.spawn_all(cfg);
+    }
+
+    /// Resolves once the old gateway tree's GPU memory is released, or after
+    /// `gpu.release_timeout`; at once when GPU watching is off. Await it before respawning
+    /// after a crash.
+    pub fn wait_gpu_released(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (gpu, timeout) = {
+            let r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            (r.gpu.clone(), r.gpu_release_timeout)
+        };
+        async move {
+            match gpu {
+                Some(gpu) if !timeout.is_zero() => samplers::wait_released(gpu, timeout).await,
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs the quality tests now (`ctl probe quality`); resolves to the report.
+    pub fn run_quality_now(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Value, String>> + Send + 'static {
+        let tx = {
+            let r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            r.quality.clone()
+        };
+        async move {
+            let tx = tx.ok_or("quality testing is off: set quality.tests in the config")?;
+            let (reply, answer) = oneshot::channel();
+            tx.send(reply).map_err(|_| "the quality task has stopped".to_string())?;
+            answer
+                .await
+                .map_err(|_| "the quality run was abandoned (reload?)".to_string())?
+        }
+    }
+
+    /// Stops every task (on shutdown; also done on drop).
+    pub fn stop(&self) {
+        let mut r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for t in r.tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    fn spawn_all(&self, cfg: &Config) {
+        let mut r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for t in r.tasks.drain(..) {
+            t.abort();
+        }
+        let sh = &self.shared;
+        let mut spawn = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+            r.tasks.push(tokio::spawn(f));
+        };
+        if cfg.memory.enabled {
+            spawn(Box::pin(samplers::memory_task(sh.clone(), cfg.memory.clone())));
+        }
+        if cfg.disk.enabled {
+            spawn(Box::pin(samplers::disk_task(
+                sh.clone(),
+                cfg.disk.clone(),
+                cfg.logs.dir.clone(),
+                cfg.state.dir.clone(),
+            )));
+        }
+        let p = &cfg.probes;
+        let has_life_probe = p.startup.is_some()
+            || p.liveness.is_some()
+            || p.readiness.is_some()
+            || p.completion.is_some();
+        if has_life_probe {
+            spawn(Box::pin(tasks::startup_gate_task(sh.clone())));
+        }
+        let gated = p.startup.is_some();
+        let http = [
+            (HttpProbeKind::Startup, &p.startup),
+            (HttpProbeKind::Liveness, &p.liveness),
+            (HttpProbeKind::Readiness, &p.readiness),
+        ];
+        for (kind, probe) in http {
+            if let Some(c) = probe {
+                let gated = gated && kind != HttpProbeKind::Startup;
+                spawn(Box::pin(tasks::http_probe_task(sh.clone(), kind, c.clone(), gated)));
+            }
+        }
+        if let Some(c) = &p.completion {
+            spawn(Box::pin(tasks::completion_task(sh.clone(), c.clone())));
+        }
+        for e in &p.exec {
+            spawn(Box::pin(tasks::exec_probe_task(sh.clone(), e.clone())));
+        }
+        let quality = if cfg.quality.tests.is_some() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let completion = p.completion.clone().unwrap_or_default();
+            spawn(Box::pin(tasks::quality_task(
+                sh.clone(),
+                cfg.quality.clone(),
+                completion,
+                rx,
+            )));
+            Some(tx)
+        } else {
+            sh.readings.publish("quality", json!({"enabled": false}));
+            None
+        };
+        drop(spawn);
+        r.quality = quality;
+        r.gpu_release_timeout = cfg.gpu.release_timeout.get();
+        self.start_gpu(&mut r, cfg);
+    }
+
+    fn start_gpu(&self, r: &mut Running, cfg: &Config) {
+        if !cfg.gpu.enabled {
+            r.gpu = None;
+            self.shared
+                .readings
+                .publish("gpu", json!({"enabled": false, "why": "gpu.enabled = false"}));
+            return;
+        }
+        if r.gpu.is_none() && r.gpu_off.is_none() {
+            // NVML is opened once; a machine without it stays without it until restart.
+            match open_gpu_source() {
+                Ok(source) => {
+                    r.gpu = Some(Arc::new(Mutex::new(GpuState {
+                        source,
+                        tracker: GpuTracker::new(&cfg.gpu),
+                    })));
+                }
+                Err(e) => {
+                    tracing::info!("GPU watching is off: {e}");
+                    r.gpu_off = Some(e);
+                }
+            }
+        }
+        match (&r.gpu, &r.gpu_off) {
+            (Some(gpu), _) => {
+                let tracker = rebuild_tracker(gpu, &cfg.gpu);
+                gpu.lock().unwrap_or_else(|p| p.into_inner()).tracker = tracker;
+                let task = samplers::gpu_task(self.shared.clone(), cfg.gpu.clone(), gpu.clone());
+                r.tasks.push(tokio::spawn(task));
+            }
+            (None, Some(why)) => self
+                .shared
+                .readings
+                .publish("gpu", json!({"enabled": false, "why": why})),
+            (None, None) => {}
+        }
+    }
+}
+
+/// A tracker with the new thresholds that still remembers which pids must release memory.
+fn rebuild_tracker(gpu: &Arc<Mutex<GpuState>>, cfg: &crate::config::GpuConfig) -> GpuTracker {
+    let old = gpu.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = GpuTracker::new(cfg);
+    t.remember(old.tracker.holders());
+    t
+}
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
