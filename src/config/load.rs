@@ -168,6 +168,9 @@ fn comment_out(work: &mut String, span: &Range<usize>) -> bool {
     true
 }
 
+/// A table entry or array element: its name, its value, and its key's span (tables only).
+type Child<'a, 'i> = (String, &'a toml::Spanned<DeValue<'i>>, Option<Range<usize>>);
+
 /// The dotted path of the innermost key whose key or value contains `span`.
 fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
     fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
@@ -176,8 +179,7 @@ fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
     // Table spans do not always cover their body (a `[section]` header), so search every
     // table and array depth-first instead of pruning by span.
     fn walk(value: &DeValue<'_>, span: &Range<usize>, path: &mut Vec<String>) -> bool {
-        let children: Vec<(String, &toml::Spanned<DeValue<'_>>, Option<Range<usize>>)> = match value
-        {
+        let children: Vec<Child<'_, '_>> = match value {
             DeValue::Table(t) => t
                 .iter()
                 .map(|(k, v)| (k.get_ref().to_string(), v, Some(k.span())))

@@ -22,3 +22,5 @@ mod notice;
 pub use notice::{Notice, NoticeSender};
 mod runner;
 pub use runner::{Parts, Runner};
+#[cfg(test)]
+mod decide_tests;
