@@ -10,6 +10,7 @@ pub mod tree;
 /// Becomes the reaper of orphaned descendants (not needed as PID 1, which already is).
 pub fn become_subreaper() {
     if std::process::id() == 1 {
+        tracing::info!("running as PID 1: reaping every orphan, handling TERM/INT/QUIT/HUP");
         return;
     }
     if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {

@@ -88,13 +88,9 @@ fn reap_all(reg: &Mutex<Registry>) {
             }
             None => {
                 let now = Instant::now();
-                reg.unclaimed.retain(|p, (_, t)| {
-                    let keep = now.duration_since(*t) < UNCLAIMED_TTL;
-                    if !keep {
-                        tracing::debug!(pid = p, "reaped an adopted orphan");
-                    }
-                    keep
-                });
+                reg.unclaimed
+                    .retain(|_, (_, t)| now.duration_since(*t) < UNCLAIMED_TTL);
+                tracing::debug!(pid, ?exit, "reaped an adopted orphan");
                 reg.orphans_reaped += 1;
                 reg.unclaimed.insert(pid, (exit, now));
             }
