@@ -68,7 +68,6 @@ fn backoff_doubles_with_bounded_jitter_then_restarts_on_time() {
     let mut r = rules();
     r.restart.max_restarts = 100;
     let mut sim = Sim::new(r);
-    let mut pid = 100;
     let expected = [
         1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 300.0, 300.0,
     ];
