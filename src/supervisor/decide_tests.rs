@@ -71,7 +71,7 @@ fn backoff_doubles_with_bounded_jitter_then_restarts_on_time() {
     let expected = [
         1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 300.0, 300.0,
     ];
-    for base in expected {
+    for (pid, base) in (100..).zip(expected) {
         sim.spawned(pid);
         let d = sim
             .crash(pid, Duration::from_secs(1))
