@@ -1,74 +1,105 @@
 //! Exec probes: a command's exit status (0 passes), killed at its timeout.
 //!
 //! clawvisor has one reaper (waitpid(-1) on SIGCHLD), so how a helper command is run and
-//! waited for belongs to the process layer. Probes use it through [`CommandRunner`]; the
-//! runner passes the process layer's implementation in. [`StdRunner`] waits with std and is
-//! only right where nothing else reaps (tests, `ctl` commands).
+//! waited for belongs to the process layer ([`AuxRunner`]). Probes use it through
+//! [`CommandRunner`]; [`StdRunner`] waits with std and is only right where nothing else
+//! reaps (tests, tools).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::tracker::Outcome;
+use crate::process::aux::AuxRunner;
+use crate::supervisor::Exit;
 
-/// How a finished helper command ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Finished {
-    Code(i32),
-    Signal(i32),
-}
+/// What running a helper command gives: how it ended and its output, or why it did not run
+/// or finish.
+pub type RunResult = Result<(Exit, String), String>;
 
-/// Runs an argv to completion or timeout (then kills it); blocking.
+/// Runs an argv to completion, or kills it at the timeout.
 pub trait CommandRunner: Send + Sync {
-    /// `Ok((how it ended, combined output excerpt))`, or `Err` when it could not run or timed out.
-    fn run(&self, argv: &[String], timeout: Duration) -> Result<(Finished, String), String>;
+    fn run(
+        &self,
+        argv: Vec<String>,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = RunResult> + Send>>;
 }
 
+/// The real binary's runner: spawned by the spawner, reaped by the one reaper.
+impl CommandRunner for AuxRunner {
+    fn run(
+        &self,
+        argv: Vec<String>,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = RunResult> + Send>> {
+        let me = self.clone();
+        Box::pin(async move { AuxRunner::run(&me, argv, timeout).await })
+    }
+}
+
+/// Waits with std: only right where nothing else reaps children (tests, tools).
 pub struct StdRunner;
 
 impl CommandRunner for StdRunner {
-    fn run(&self, argv: &[String], timeout: Duration) -> Result<(Finished, String), String> {
-        use std::os::unix::process::ExitStatusExt;
-        let (prog, args) = argv.split_first().ok_or("empty command")?;
-        let mut child = Command::new(prog)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run {prog}: {e}"))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            match child.try_wait() {
-                Ok(Some(st)) => {
-                    let f = match (st.code(), st.signal()) {
-                        (Some(c), _) => Finished::Code(c),
-                        (None, Some(s)) => Finished::Signal(s),
-                        _ => Finished::Code(-1),
-                    };
-                    return Ok((f, String::new()));
-                }
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!(
-                        "{prog} did not finish within {}",
-                        humantime::format_duration(timeout)
-                    ));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(format!("waiting for {prog}: {e}")),
+    fn run(
+        &self,
+        argv: Vec<String>,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = RunResult> + Send>> {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || run_std(&argv, timeout))
+                .await
+                .unwrap_or_else(|e| Err(format!("exec probe task failed: {e}")))
+        })
+    }
+}
+
+fn run_std(argv: &[String], timeout: Duration) -> RunResult {
+    use std::os::unix::process::ExitStatusExt;
+    let (prog, args) = argv.split_first().ok_or("empty command")?;
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {prog:?}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => {
+                let exit = match (st.code(), st.signal()) {
+                    (Some(c), _) => Exit::Code(c),
+                    (None, Some(s)) => Exit::Signal(s),
+                    _ => Exit::Code(-1),
+                };
+                return Ok((exit, String::new()));
             }
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{prog} did not finish within {}",
+                    humantime::format_duration(timeout)
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for {prog}: {e}")),
         }
     }
 }
 
 /// One exec probe run as an outcome.
-pub fn probe_exec(runner: &dyn CommandRunner, argv: &[String], timeout: Duration) -> Outcome {
+pub async fn probe_exec(runner: &dyn CommandRunner, argv: &[String], timeout: Duration) -> Outcome {
     let shown = argv.join(" ");
-    match runner.run(argv, timeout) {
-        Ok((Finished::Code(0), _)) => Outcome::Pass,
-        Ok((Finished::Code(c), out)) => Outcome::Fail(format!("`{shown}` exited {c} {out}").trim_end().to_string()),
-        Ok((Finished::Signal(s), _)) => Outcome::Fail(format!("`{shown}` was killed by signal {s}")),
+    match runner.run(argv.to_vec(), timeout).await {
+        Ok((Exit::Code(0), _)) => Outcome::Pass,
+        Ok((exit, out)) => {
+            let out = super::client::excerpt(&out);
+            Outcome::Fail(format!("`{shown}`: {exit} {out}").trim_end().to_string())
+        }
         Err(e) => Outcome::Fail(e),
     }
 }
@@ -81,17 +112,22 @@ mod tests {
         s.iter().map(|x| x.to_string()).collect()
     }
 
-    #[test]
-    fn exit_status_is_the_verdict_and_timeouts_kill() {
+    #[tokio::test]
+    async fn exit_status_is_the_verdict_and_timeouts_kill() {
         let r = StdRunner;
-        assert_eq!(probe_exec(&r, &argv(&["true"]), Duration::from_secs(10)), Outcome::Pass);
-        let f = probe_exec(&r, &argv(&["sh", "-c", "exit 3"]), Duration::from_secs(10));
-        assert!(matches!(f, Outcome::Fail(ref m) if m.contains("exited 3")), "{f:?}");
+        let p = |a: &[&str], t| {
+            let a = argv(a);
+            async move { probe_exec(&StdRunner, &a, t).await }
+        };
+        let _ = &r;
+        assert_eq!(p(&["true"], Duration::from_secs(10)).await, Outcome::Pass);
+        let f = p(&["sh", "-c", "exit 3"], Duration::from_secs(10)).await;
+        assert!(matches!(f, Outcome::Fail(ref m) if m.contains("exit code 3")), "{f:?}");
         let t0 = Instant::now();
-        let f = probe_exec(&r, &argv(&["sleep", "30"]), Duration::from_millis(200));
+        let f = p(&["sleep", "30"], Duration::from_millis(200)).await;
         assert!(matches!(f, Outcome::Fail(ref m) if m.contains("did not finish")), "{f:?}");
         assert!(t0.elapsed() < Duration::from_secs(20));
-        let f = probe_exec(&r, &argv(&["/nonexistent/x"]), Duration::from_secs(1));
+        let f = p(&["/nonexistent/x"], Duration::from_secs(1)).await;
         assert!(matches!(f, Outcome::Fail(ref m) if m.contains("cannot run")), "{f:?}");
     }
 }

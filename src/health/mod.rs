@@ -10,5 +10,5 @@ pub mod quality;
 pub mod tasks;
 pub mod tracker;
 
-pub use exec::{CommandRunner, Finished, StdRunner};
+pub use exec::{CommandRunner, StdRunner};
 pub use tracker::{Context, Outcome, ProbeRules, ProbeTracker, StartupGate};

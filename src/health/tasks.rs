@@ -163,11 +163,8 @@ pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
             sleep_or_child_change(cfg.period.get(), &mut child).await;
             continue;
         }
-        let (runner, argv, timeout) = (shared.runner.clone(), cfg.command.clone(), cfg.timeout.get());
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || probe_exec(&*runner, &argv, timeout))
-            .await
-            .unwrap_or_else(|e| Outcome::Fail(format!("exec probe task failed: {e}")));
+        let outcome = probe_exec(&*shared.runner, &cfg.command, cfg.timeout.get()).await;
         let now = Instant::now();
         let in_grace = shared.with_gate(now, |g| g.in_grace(now));
         let ctx = Context {
