@@ -44,6 +44,7 @@ pub struct Runner {
     reply: Option<oneshot::Sender<Result<String, String>>>,
     exit_code: Option<i32>,
     notified_ready: bool,
+    watchers: crate::watch::Watchers,
 }
 
 /// Handles other parts (control socket, watchers) need from the runner.
@@ -75,6 +76,17 @@ impl Runner {
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
         let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        let aux_runner = AuxRunner {
+            spawner: spawner.clone(),
+            reaper: reaper.clone(),
+            aux: aux.clone(),
+        };
+        let watchers = crate::watch::Watchers::start_with_runner(
+            &cfg,
+            inbox.clone(),
+            child_rx.clone(),
+            std::sync::Arc::new(aux_runner),
+        );
         let parts = Parts {
             inbox: inbox.clone(),
             logs: logs.clone(),
@@ -101,6 +113,7 @@ impl Runner {
                 reply: None,
                 exit_code: None,
                 notified_ready: false,
+                watchers,
             },
             parts,
         ))
@@ -325,6 +338,7 @@ impl Runner {
                     );
                 }
                 self.logs.reconfigure(&new.logs);
+                self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
                     .await;
                 self.cfg = new;
@@ -349,6 +363,7 @@ impl Runner {
         let running = matches!(s.phase, Phase::Running { .. } | Phase::Stopping { .. });
         let mut parts = serde_json::Map::new();
         parts.insert("logs".into(), self.logs.stats());
+        parts.extend(self.watchers.snapshot());
         Status {
             state: s.phase.name().to_string(),
             pid: s.phase.pid(),
