@@ -73,7 +73,7 @@ pub async fn http_probe_task(
     let mut child = shared.child.clone();
     let mut last = None;
     loop {
-        let started = shared.with_gate(Instant::now(), |g| g.started());
+        let started = shared.started();
         if current_child(&shared, &mut last, &mut tracker).is_none() || (gated && !started) {
             publish(&shared, &part, &tracker, json!({"url": url, "waiting": true}));
             sleep_or_child_change(cfg.period.get().min(Duration::from_secs(1)), &mut child).await;
@@ -89,12 +89,10 @@ pub async fn http_probe_task(
         let now = Instant::now();
         let passed = outcome == Outcome::Pass;
         let proves_life = kind == HttpProbeKind::Startup || !gated;
-        let in_grace = shared.with_gate(now, |g| {
-            if passed && proves_life {
-                g.proof_of_life();
-            }
-            g.in_grace(now)
-        });
+        if passed && proves_life {
+            shared.proof_of_life(&part);
+        }
+        let in_grace = shared.with_gate(now, |g| g.in_grace(now));
         if kind == HttpProbeKind::Liveness {
             shared.set_liveness_failing(!passed);
         }
@@ -112,7 +110,10 @@ pub async fn http_probe_task(
     }
 }
 
-pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig) {
+/// `gated`: an HTTP probe exists to end the startup grace; wait for it before the first
+/// completion (a loading model would only queue it). Without one, the completion probe runs
+/// from the start and its first pass ends the grace.
+pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig, gated: bool) {
     let part = "probes.completion";
     let client = client_for(&cfg.url, cfg.timeout.get());
     let mut tracker = ProbeTracker::new(ProbeRules {
@@ -124,19 +125,20 @@ pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig) {
     let mut child = shared.child.clone();
     let mut last = None;
     loop {
-        // The first completion waits for the startup grace to end: a loading model would
-        // only queue it.
-        let started = shared.with_gate(Instant::now(), |g| g.started());
-        if current_child(&shared, &mut last, &mut tracker).is_none() || !started {
+        if current_child(&shared, &mut last, &mut tracker).is_none() || (gated && !shared.started())
+        {
             publish(&shared, part, &tracker, json!({"waiting": true}));
             sleep_or_child_change(Duration::from_secs(1), &mut child).await;
             continue;
         }
         let (outcome, details) = probe_completion(&client, &cfg).await;
+        if outcome == Outcome::Pass {
+            shared.proof_of_life(part);
+        }
         let now = Instant::now();
         let ctx = Context {
             now,
-            in_grace: false,
+            in_grace: shared.with_gate(now, |g| g.in_grace(now)),
             liveness_failing: shared.liveness_failing(),
         };
         if let Some(v) = tracker.observe(outcome, ctx) {
@@ -212,8 +214,7 @@ pub async fn quality_task(
         if scheduled {
             next_run = Instant::now() + cfg.every.get();
         }
-        let started = shared.with_gate(Instant::now(), |g| g.started());
-        if shared.child_pid().is_none() || (scheduled && !started) {
+        if shared.child_pid().is_none() || (scheduled && !shared.started()) {
             if let Some(r) = reply {
                 let _ = r.send(Err("the gateway is not running".into()));
             }

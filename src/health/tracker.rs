@@ -156,7 +156,7 @@ impl ProbeTracker {
                 return Some(Verdict::new(
                     self.rules.reaction,
                     format!(
-                        "slow for {} ({} times in a row, liveness still answering): {reason}",
+                        "slow for {} ({} times in a row): {reason}",
                         humantime::format_duration(Duration::from_secs(span.as_secs())),
                         self.failures
                     ),

@@ -19,6 +19,8 @@ pub struct Shared {
     pub child: watch::Receiver<Option<i32>>,
     gate: Mutex<(Option<i32>, StartupGate)>,
     liveness_failing: AtomicBool,
+    /// Some probe can prove the child alive; without one the child counts as started at once.
+    life_probes: AtomicBool,
     pub runner: Arc<dyn CommandRunner>,
 }
 
@@ -35,6 +37,7 @@ impl Shared {
             child,
             gate: Mutex::new((None, StartupGate::new(startup_timeout))),
             liveness_failing: AtomicBool::new(false),
+            life_probes: AtomicBool::new(false),
             runner,
         }
     }
@@ -60,6 +63,27 @@ impl Shared {
             self.liveness_failing.store(false, Ordering::Relaxed);
         }
         f(&mut g.1)
+    }
+
+    pub fn set_life_probes(&self, any: bool) {
+        self.life_probes.store(any, Ordering::Relaxed);
+    }
+
+    /// The current child has proved it is up (or no probe could tell).
+    pub fn started(&self) -> bool {
+        !self.life_probes.load(Ordering::Relaxed)
+            || self.with_gate(Instant::now(), |g| g.started())
+    }
+
+    /// Records that a probe passed; the first pass of a child ends its startup grace.
+    pub fn proof_of_life(&self, source: &str) {
+        let pid = self.child_pid();
+        self.with_gate(Instant::now(), |g| {
+            if !g.started() {
+                g.proof_of_life();
+                tracing::info!(source, pid, "the gateway passed its first probe: startup grace over");
+            }
+        });
     }
 
     pub fn set_startup_timeout(&self, timeout: Duration) {

@@ -19,10 +19,9 @@ impl Verdict {
 
     /// Sends this verdict to the brain as trouble from `source` ("memory", "probes.liveness").
     pub fn send(self, source: &str, inbox: &Inbox) {
-        match self.reaction {
-            Reaction::Alert => tracing::warn!(source, "{}", self.reason),
-            _ => tracing::warn!(source, reaction = ?self.reaction, "{}", self.reason),
-        }
+        // The brain logs the alert or the restart itself; this line keeps the structured
+        // source and reaction for whoever greps the journal.
+        tracing::info!(source, reaction = ?self.reaction, "{}", self.reason);
         inbox.event(Event::Trouble {
             source: source.to_string(),
             reason: self.reason,

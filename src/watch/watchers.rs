@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::gpu::GpuTracker;
-use super::gpu_source::open_gpu_source;
+use super::gpu_source::{GpuSource, open_gpu_source};
 use super::samplers::{self, GpuState};
 use super::shared::Shared;
 use crate::config::{Config, HttpProbeKind};
@@ -45,6 +45,17 @@ impl Watchers {
         child: watch::Receiver<Option<i32>>,
         runner: Arc<dyn CommandRunner>,
     ) -> Watchers {
+        Watchers::start_with(cfg, inbox, child, runner, None)
+    }
+
+    /// As [`Watchers::start_with_runner`], reading the GPU from `gpu` instead of NVML (tests).
+    pub fn start_with(
+        cfg: &Config,
+        inbox: Inbox,
+        child: watch::Receiver<Option<i32>>,
+        runner: Arc<dyn CommandRunner>,
+        gpu: Option<Box<dyn GpuSource>>,
+    ) -> Watchers {
         let shared = Arc::new(Shared::new(
             inbox,
             child,
@@ -55,7 +66,12 @@ impl Watchers {
             shared,
             inner: Mutex::new(Running {
                 tasks: Vec::new(),
-                gpu: None,
+                gpu: gpu.map(|source| {
+                    Arc::new(Mutex::new(GpuState {
+                        source,
+                        tracker: GpuTracker::new(&cfg.gpu),
+                    }))
+                }),
                 gpu_off: None,
                 gpu_release_timeout: cfg.gpu.release_timeout.get(),
                 quality: None,
@@ -145,6 +161,7 @@ impl Watchers {
             || p.liveness.is_some()
             || p.readiness.is_some()
             || p.completion.is_some();
+        sh.set_life_probes(has_life_probe);
         if has_life_probe {
             spawn(Box::pin(tasks::startup_gate_task(sh.clone())));
         }
@@ -161,7 +178,8 @@ impl Watchers {
             }
         }
         if let Some(c) = &p.completion {
-            spawn(Box::pin(tasks::completion_task(sh.clone(), c.clone())));
+            let gated = p.startup.is_some() || p.liveness.is_some() || p.readiness.is_some();
+            spawn(Box::pin(tasks::completion_task(sh.clone(), c.clone(), gated)));
         }
         for e in &p.exec {
             spawn(Box::pin(tasks::exec_probe_task(sh.clone(), e.clone())));
