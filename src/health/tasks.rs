@@ -92,7 +92,7 @@ pub async fn http_probe_task(
         if passed && proves_life {
             shared.proof_of_life(&part);
         }
-        let in_grace = shared.with_gate(now, |g| g.in_grace(now));
+        let in_grace = shared.in_grace(now);
         if kind == HttpProbeKind::Liveness {
             shared.set_liveness_failing(!passed);
         }
@@ -138,7 +138,7 @@ pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig, ga
         let now = Instant::now();
         let ctx = Context {
             now,
-            in_grace: shared.with_gate(now, |g| g.in_grace(now)),
+            in_grace: shared.in_grace(now),
             liveness_failing: shared.liveness_failing(),
         };
         if let Some(v) = tracker.observe(outcome, ctx) {
@@ -168,7 +168,7 @@ pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
         let started = Instant::now();
         let outcome = probe_exec(&*shared.runner, &cfg.command, cfg.timeout.get()).await;
         let now = Instant::now();
-        let in_grace = shared.with_gate(now, |g| g.in_grace(now));
+        let in_grace = shared.in_grace(now);
         let ctx = Context {
             now,
             in_grace,

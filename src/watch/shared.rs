@@ -75,6 +75,11 @@ impl Shared {
             || self.with_gate(Instant::now(), |g| g.started())
     }
 
+    /// Inside the current child's startup grace (never, when no probe can end it).
+    pub fn in_grace(&self, now: Instant) -> bool {
+        self.life_probes.load(Ordering::Relaxed) && self.with_gate(now, |g| g.in_grace(now))
+    }
+
     /// Records that a probe passed; the first pass of a child ends its startup grace.
     pub fn proof_of_life(&self, source: &str) {
         let pid = self.child_pid();
