@@ -2,8 +2,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod logs;
 pub mod process;
 pub mod supervisor;
-pub mod health;
 pub mod watch;

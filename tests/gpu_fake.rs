@@ -47,8 +47,15 @@ held_for = "500ms"
     write_gpu(&gpu, 95, &[(1, 8 << 30), (pid, 3 << 30)]);
     let v = cv.wait_for("gpu.warn_utilization_above", 1, Duration::from_secs(60));
     assert_eq!(v[0]["source"], "gpu", "{v:?}");
-    let v = cv.wait_for("gpu.restart_memory_above (2.0 GiB)", 1, Duration::from_secs(60));
+    let v = cv.wait_for(
+        "gpu.restart_memory_above (2.0 GiB)",
+        1,
+        Duration::from_secs(60),
+    );
     assert_eq!(v[0]["reaction"], "Restart", "{v:?}");
     assert!(common::msg(&v[0]).contains("3.0 GiB"), "{v:?}");
-    assert!(common::eventually(Duration::from_secs(60), || cv.gateway_pids().len() >= 2));
+    assert!(common::eventually(Duration::from_secs(60), || cv
+        .gateway_pids()
+        .len()
+        >= 2));
 }

@@ -42,7 +42,12 @@ struct Sleeper(std::process::Child);
 
 impl Sleeper {
     fn start() -> Sleeper {
-        Sleeper(std::process::Command::new("sleep").arg("120").spawn().unwrap())
+        Sleeper(
+            std::process::Command::new("sleep")
+                .arg("120")
+                .spawn()
+                .unwrap(),
+        )
     }
     fn pid(&self) -> i32 {
         self.0.id() as i32
@@ -63,7 +68,12 @@ impl Drop for Sleeper {
 async fn watching_a_gpu_child(
     dir: &Path,
     release_timeout: u64,
-) -> (Watchers, Sleeper, tokio::sync::watch::Sender<Option<i32>>, std::path::PathBuf) {
+) -> (
+    Watchers,
+    Sleeper,
+    tokio::sync::watch::Sender<Option<i32>>,
+    std::path::PathBuf,
+) {
     let gpu = dir.join("gpu.json");
     let mut child = Sleeper::start();
     write_gpu(&gpu, &[(child.pid(), 1 << 30)]);
@@ -79,7 +89,11 @@ async fn watching_a_gpu_child(
     let deadline = Instant::now() + Duration::from_secs(30);
     let gpu_memory = |w: &Watchers| w.snapshot().get("gpu").map(|g| g["gateway_memory"].clone());
     while gpu_memory(&w) != Some(serde_json::json!(1u64 << 30)) {
-        assert!(Instant::now() < deadline, "never saw the child's VRAM: {:?}", w.snapshot());
+        assert!(
+            Instant::now() < deadline,
+            "never saw the child's VRAM: {:?}",
+            w.snapshot()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The child crashes; the driver still lists its context for a while.
@@ -103,8 +117,14 @@ async fn the_respawn_waits_until_the_old_trees_vram_is_released() {
     w.wait_gpu_released().await;
     let done = Instant::now();
     writer.join().unwrap();
-    let released = released_at.lock().unwrap().expect("the release was written");
-    assert!(done >= released, "returned before the old tree's VRAM was released");
+    let released = released_at
+        .lock()
+        .unwrap()
+        .expect("the release was written");
+    assert!(
+        done >= released,
+        "returned before the old tree's VRAM was released"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +135,10 @@ async fn the_wait_is_bounded_by_release_timeout() {
     tokio::time::timeout(Duration::from_secs(30), w.wait_gpu_released())
         .await
         .expect("the wait is bounded");
-    assert!(t0.elapsed() >= Duration::from_secs(1), "gave up before the timeout");
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "gave up before the timeout"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +172,12 @@ async fn without_a_gpu_the_wait_returns_at_once_and_thresholds_reach_the_brain()
     );
     let got = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            if let Some(Input::Event(Event::Trouble { source, reaction, reason })) = rx.recv().await {
+            if let Some(Input::Event(Event::Trouble {
+                source,
+                reaction,
+                reason,
+            })) = rx.recv().await
+            {
                 return (source, reaction, reason);
             }
         }

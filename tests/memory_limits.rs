@@ -10,7 +10,15 @@ use common::{Clawvisor, FAKE_GATEWAY};
 #[test]
 fn a_leak_is_warned_then_restarted_at_the_hard_threshold() {
     let cv = Clawvisor::start(
-        &[FAKE_GATEWAY, "--port", "0", "--leak-rate", "40MiB", "--leak-max", "400MiB"],
+        &[
+            FAKE_GATEWAY,
+            "--port",
+            "0",
+            "--leak-rate",
+            "40MiB",
+            "--leak-max",
+            "400MiB",
+        ],
         r#"
 [memory]
 interval = "200ms"
@@ -21,7 +29,11 @@ restart_after = "1s"
     );
     let warn = cv.wait_for("memory.warn_above", 1, Duration::from_secs(60));
     assert_eq!(warn[0]["source"], "memory", "{warn:?}");
-    let restart = cv.wait_for("memory.restart_above (120.0 MiB) for 1s", 1, Duration::from_secs(60));
+    let restart = cv.wait_for(
+        "memory.restart_above (120.0 MiB) for 1s",
+        1,
+        Duration::from_secs(60),
+    );
     assert_eq!(restart[0]["reaction"], "Restart", "{restart:?}");
     assert!(
         common::eventually(Duration::from_secs(60), || cv.gateway_pids().len() >= 2),
@@ -33,7 +45,7 @@ restart_after = "1s"
 
 #[test]
 fn a_tree_below_the_thresholds_is_left_alone() {
-    let cv = Clawvisor::start(
+    let mut cv = Clawvisor::start(
         &[FAKE_GATEWAY, "--port", "0", "--spawn-setsid-child"],
         r#"
 [memory]
@@ -47,4 +59,6 @@ restart_after = "0s"
     std::thread::sleep(Duration::from_secs(2));
     assert!(cv.find("memory.").is_empty(), "{:?}", cv.find("memory."));
     assert_eq!(cv.gateway_pids().len(), 1);
+    // A graceful stop ends the setsid grandchild too (the harness's kill would miss it).
+    cv.stop();
 }

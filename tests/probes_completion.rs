@@ -25,7 +25,14 @@ fn wrong_answers_fail_the_probe_and_restart() {
     let port = free_port();
     let (_t, token) = token_file();
     let cv = Clawvisor::start(
-        &[FAKE_GATEWAY, "--port", &port, "--wrong-answers", "--token", "sekrit"],
+        &[
+            FAKE_GATEWAY,
+            "--port",
+            &port,
+            "--wrong-answers",
+            "--token",
+            "sekrit",
+        ],
         &format!(
             r#"
 [probes.liveness]

@@ -30,7 +30,10 @@ failure_threshold = 3
     cv.wait_for("startup grace over", 1, Duration::from_secs(60));
     let restart = cv.wait_for("failed 3 times in a row", 1, Duration::from_secs(60));
     assert_eq!(restart[0]["source"], "probes.liveness", "{restart:?}");
-    assert!(common::msg(&restart[0]).contains("no answer within 500ms"), "{restart:?}");
+    assert!(
+        common::msg(&restart[0]).contains("no answer within 500ms"),
+        "{restart:?}"
+    );
     assert!(
         common::eventually(Duration::from_secs(60), || cv.gateway_pids().len() >= 2),
         "the hung gateway was not restarted"
@@ -57,7 +60,11 @@ failure_threshold = 2
     // Liveness fails many times over (3 s at 100 ms) before the first pass ...
     cv.wait_for("startup grace over", 1, Duration::from_secs(60));
     // ... yet nothing was restarted.
-    assert!(cv.find("failed 2 times").is_empty(), "{:?}", cv.find("failed"));
+    assert!(
+        cv.find("failed 2 times").is_empty(),
+        "{:?}",
+        cv.find("failed")
+    );
     assert_eq!(cv.gateway_pids().len(), 1);
 }
 
@@ -103,5 +110,8 @@ failure_threshold = 2
         ),
     );
     let v = cv.wait_for("lacks", 1, Duration::from_secs(60));
-    assert!(common::msg(&v[0]).contains("200 but the body lacks"), "{v:?}");
+    assert!(
+        common::msg(&v[0]).contains("200 but the body lacks"),
+        "{v:?}"
+    );
 }

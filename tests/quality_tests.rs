@@ -53,11 +53,11 @@ on_failure = "pause"
     assert_eq!(v[0]["source"], "quality", "{v:?}");
     assert!(common::msg(&v[0]).contains("failed: arithmetic"), "{v:?}");
     assert!(
-        common::eventually(Duration::from_secs(30), || cv
-            .state_json()
-            .is_some_and(|s| s["pause"]["reason"]
+        common::eventually(Duration::from_secs(30), || cv.state_json().is_some_and(
+            |s| s["pause"]["reason"]
                 .as_str()
-                .is_some_and(|r| r.contains("quality")))),
+                .is_some_and(|r| r.contains("quality"))
+        )),
         "no pause record: {:?}",
         cv.state_json()
     );
@@ -70,7 +70,13 @@ fn passing_tests_only_report() {
     let d = tempfile::tempdir().unwrap();
     let tests = tests_file(d.path());
     let cv = Clawvisor::start(
-        &[FAKE_GATEWAY, "--port", &port, "--answer", "391, says the fake gateway"],
+        &[
+            FAKE_GATEWAY,
+            "--port",
+            &port,
+            "--answer",
+            "391, says the fake gateway",
+        ],
         &format!(
             r#"
 [probes.completion]

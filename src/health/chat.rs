@@ -33,8 +33,11 @@ pub struct Answer {
 impl Answer {
     /// Generation speed after the first token (or over the whole call when not streamed).
     pub fn tokens_per_sec(&self) -> Option<f64> {
-        let gen_time = self.total.saturating_sub(self.first_token.unwrap_or_default());
-        (self.tokens > 1 && !gen_time.is_zero()).then(|| self.tokens as f64 / gen_time.as_secs_f64())
+        let gen_time = self
+            .total
+            .saturating_sub(self.first_token.unwrap_or_default());
+        (self.tokens > 1 && !gen_time.is_zero())
+            .then(|| self.tokens as f64 / gen_time.as_secs_f64())
     }
 }
 
@@ -101,7 +104,11 @@ async fn ask_inner(
     if !req.stream {
         let text = resp.text().await.map_err(failed)?;
         let v: Value = serde_json::from_str(&text).map_err(|e| {
-            ChatError::Failed(format!("POST {}: not JSON ({e}): {}", req.url, excerpt(&text)))
+            ChatError::Failed(format!(
+                "POST {}: not JSON ({e}): {}",
+                req.url,
+                excerpt(&text)
+            ))
         })?;
         answer.content = v["choices"][0]["message"]["content"]
             .as_str()

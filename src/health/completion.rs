@@ -27,7 +27,10 @@ pub fn resolve_token(cfg: &CompletionProbeConfig) -> Result<Option<String>, Stri
 }
 
 /// Runs the probe once: the outcome and the measurements for status.
-pub async fn probe_completion(client: &reqwest::Client, cfg: &CompletionProbeConfig) -> (Outcome, Value) {
+pub async fn probe_completion(
+    client: &reqwest::Client,
+    cfg: &CompletionProbeConfig,
+) -> (Outcome, Value) {
     let token = match resolve_token(cfg) {
         Ok(t) => t,
         Err(e) => return (Outcome::Warn(e), json!({})),
@@ -75,7 +78,10 @@ pub async fn probe_completion(client: &reqwest::Client, cfg: &CompletionProbeCon
         );
         return (Outcome::Warn(m), details);
     }
-    let slow_gen = cfg.min_tokens_per_sec.zip(tps).filter(|(floor, t)| t < floor);
+    let slow_gen = cfg
+        .min_tokens_per_sec
+        .zip(tps)
+        .filter(|(floor, t)| t < floor);
     if let Some((floor, t)) = slow_gen {
         let m = format!("{t:.1} tokens/s, below probes.completion.min_tokens_per_sec ({floor})");
         return (Outcome::Warn(m), details);

@@ -122,12 +122,21 @@ mod tests {
         let _ = &r;
         assert_eq!(p(&["true"], Duration::from_secs(10)).await, Outcome::Pass);
         let f = p(&["sh", "-c", "exit 3"], Duration::from_secs(10)).await;
-        assert!(matches!(f, Outcome::Fail(ref m) if m.contains("exit code 3")), "{f:?}");
+        assert!(
+            matches!(f, Outcome::Fail(ref m) if m.contains("exit code 3")),
+            "{f:?}"
+        );
         let t0 = Instant::now();
         let f = p(&["sleep", "30"], Duration::from_millis(200)).await;
-        assert!(matches!(f, Outcome::Fail(ref m) if m.contains("did not finish")), "{f:?}");
+        assert!(
+            matches!(f, Outcome::Fail(ref m) if m.contains("did not finish")),
+            "{f:?}"
+        );
         assert!(t0.elapsed() < Duration::from_secs(20));
         let f = p(&["/nonexistent/x"], Duration::from_secs(1)).await;
-        assert!(matches!(f, Outcome::Fail(ref m) if m.contains("cannot run")), "{f:?}");
+        assert!(
+            matches!(f, Outcome::Fail(ref m) if m.contains("cannot run")),
+            "{f:?}"
+        );
     }
 }

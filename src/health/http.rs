@@ -67,9 +67,15 @@ mod tests {
     #[test]
     fn judges_status_and_body() {
         let u = "http://x/healthz";
-        assert_eq!(judge(u, 200, r#"{"ok":true,"status":"live"}"#, "\"ok\":true"), Outcome::Pass);
+        assert_eq!(
+            judge(u, 200, r#"{"ok":true,"status":"live"}"#, "\"ok\":true"),
+            Outcome::Pass
+        );
         let html = judge(u, 200, "<html>control ui</html>", "\"ok\":true");
-        assert!(matches!(html, Outcome::Fail(ref r) if r.contains("lacks")), "{html:?}");
+        assert!(
+            matches!(html, Outcome::Fail(ref r) if r.contains("lacks")),
+            "{html:?}"
+        );
         assert!(matches!(judge(u, 503, "down", ""), Outcome::Fail(_)));
         assert_eq!(judge(u, 200, "anything", ""), Outcome::Pass);
     }

@@ -43,14 +43,8 @@ struct TestFile {
 /// Reads and checks a tests file; errors name the file and the problem.
 pub fn load_tests(path: &Path) -> Result<Vec<QualityTest>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: TestFile = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
+    let file: TestFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
     if file.tests.is_empty() {
         return Err(format!("{}: \"tests\" is empty", path.display()));
     }
@@ -220,8 +214,16 @@ mod tests {
         std::fs::write(&bad, "{\"tests\": [{\"prompt\": 1}]}").unwrap();
         let e = load_tests(&bad).unwrap_err();
         assert!(e.contains("bad.json:1:"), "{e}");
-        std::fs::write(&bad, "{\"tests\": [{\"type\":\"a\",\"prompt\":\"p\",\"expected_keywords\":[]}]}").unwrap();
-        assert!(load_tests(&bad).unwrap_err().contains("no expected_keywords"));
+        std::fs::write(
+            &bad,
+            "{\"tests\": [{\"type\":\"a\",\"prompt\":\"p\",\"expected_keywords\":[]}]}",
+        )
+        .unwrap();
+        assert!(
+            load_tests(&bad)
+                .unwrap_err()
+                .contains("no expected_keywords")
+        );
         assert!(load_tests(&dir.path().join("none.json")).is_err());
     }
 
@@ -248,6 +250,10 @@ mod tests {
         assert!(judge(&r(3, 4), &cfg).is_none());
         let v = judge(&r(1, 4), &cfg).unwrap();
         assert_eq!(v.reaction, crate::supervisor::Reaction::Pause);
-        assert!(v.reason.contains("1/4") && v.reason.contains("t3"), "{}", v.reason);
+        assert!(
+            v.reason.contains("1/4") && v.reason.contains("t3"),
+            "{}",
+            v.reason
+        );
     }
 }

@@ -75,13 +75,23 @@ pub async fn http_probe_task(
     loop {
         let started = shared.started();
         if current_child(&shared, &mut last, &mut tracker).is_none() || (gated && !started) {
-            publish(&shared, &part, &tracker, json!({"url": url, "waiting": true}));
+            publish(
+                &shared,
+                &part,
+                &tracker,
+                json!({"url": url, "waiting": true}),
+            );
             sleep_or_child_change(cfg.period.get().min(Duration::from_secs(1)), &mut child).await;
             continue;
         }
         if kind == HttpProbeKind::Startup && started {
             // Like Kubernetes: the startup probe's work is done once it passed.
-            publish(&shared, &part, &tracker, json!({"url": url, "started": true}));
+            publish(
+                &shared,
+                &part,
+                &tracker,
+                json!({"url": url, "started": true}),
+            );
             sleep_or_child_change(Duration::from_secs(3600), &mut child).await;
             continue;
         }
@@ -104,7 +114,8 @@ pub async fn http_probe_task(
         if let Some(v) = tracker.observe(outcome, ctx) {
             shared.send(&part, v);
         }
-        let extra = json!({"url": url, "latency_ms": latency.as_millis() as u64, "in_grace": in_grace});
+        let extra =
+            json!({"url": url, "latency_ms": latency.as_millis() as u64, "in_grace": in_grace});
         publish(&shared, &part, &tracker, extra);
         sleep_or_child_change(cfg.period.get(), &mut child).await;
     }
@@ -177,7 +188,8 @@ pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
         if let Some(v) = tracker.observe(outcome, ctx) {
             shared.send(&part, v);
         }
-        let extra = json!({"command": cfg.command, "latency_ms": started.elapsed().as_millis() as u64});
+        let extra =
+            json!({"command": cfg.command, "latency_ms": started.elapsed().as_millis() as u64});
         publish(&shared, &part, &tracker, extra);
         sleep_or_child_change(cfg.period.get(), &mut child).await;
     }
@@ -193,13 +205,16 @@ pub async fn quality_task(
     mut now_requests: mpsc::UnboundedReceiver<QualityRequest>,
 ) {
     let part = "quality";
-    let Some(path) = cfg.tests.clone() else { return };
+    let Some(path) = cfg.tests.clone() else {
+        return;
+    };
     let client = client_for(&completion.url, cfg.timeout.get());
     let mut next_run = Instant::now() + cfg.every.get();
     let mut told_unloadable = false;
-    shared
-        .readings
-        .publish(part, json!({"tests": path, "runs": 0, "next_run_in_secs": cfg.every.get().as_secs()}));
+    shared.readings.publish(
+        part,
+        json!({"tests": path, "runs": 0, "next_run_in_secs": cfg.every.get().as_secs()}),
+    );
     let mut runs = 0u64;
     loop {
         let wait = next_run.saturating_duration_since(Instant::now());
@@ -223,10 +238,18 @@ pub async fn quality_task(
         let tests = match load_tests(&path) {
             Ok(t) => t,
             Err(e) => {
-                shared.readings.publish(part, json!({"tests": path, "error": e}));
+                shared
+                    .readings
+                    .publish(part, json!({"tests": path, "error": e}));
                 if !told_unloadable {
                     told_unloadable = true;
-                    shared.send(part, Verdict::new(crate::supervisor::Reaction::Alert, format!("cannot load the quality tests: {e}")));
+                    shared.send(
+                        part,
+                        Verdict::new(
+                            crate::supervisor::Reaction::Alert,
+                            format!("cannot load the quality tests: {e}"),
+                        ),
+                    );
                 }
                 if let Some(r) = reply {
                     let _ = r.send(Err(e));

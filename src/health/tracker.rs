@@ -282,7 +282,10 @@ mod tests {
         assert_eq!(t.state(), "ok");
         t.observe(fail(), ctx(t0, 50));
         t.observe(fail(), ctx(t0, 60));
-        assert!(t.observe(fail(), ctx(t0, 70)).is_some(), "re-armed by a pass");
+        assert!(
+            t.observe(fail(), ctx(t0, 70)).is_some(),
+            "re-armed by a pass"
+        );
     }
 
     #[test]
@@ -298,7 +301,10 @@ mod tests {
         g.in_grace = true;
         assert_eq!(t.observe(fail(), g), None, "a slow start is not restarted");
         assert_eq!(t.state(), "failed");
-        assert!(t.observe(fail(), ctx(t0, 6)).is_some(), "acts once the grace is over");
+        assert!(
+            t.observe(fail(), ctx(t0, 6)).is_some(),
+            "acts once the grace is over"
+        );
     }
 
     #[test]
@@ -335,7 +341,10 @@ mod tests {
         let t0 = Instant::now();
         let mut t = ProbeTracker::new(rules(None));
         let w = || Outcome::Warn("401: check the token".into());
-        assert_eq!(t.observe(w(), ctx(t0, 0)).unwrap().reaction, Reaction::Alert);
+        assert_eq!(
+            t.observe(w(), ctx(t0, 0)).unwrap().reaction,
+            Reaction::Alert
+        );
         for s in 1..10 {
             assert_eq!(t.observe(w(), ctx(t0, s)), None);
         }

@@ -96,8 +96,7 @@ pub fn plan_cleanup(mut files: Vec<LogFile>, fs: &FsUsage, below_percent: f64) -
 /// `below_percent`, re-reading the usage as it goes. Returns what it deleted.
 pub fn clean_rotated_logs(dir: &Path, below_percent: f64) -> Vec<(PathBuf, u64)> {
     let mut deleted = Vec::new();
-    loop {
-        let Ok(fs) = usage(dir) else { break };
+    while let Ok(fs) = usage(dir) {
         let files = rotated_logs(dir);
         let plan = plan_cleanup(files.clone(), &fs, below_percent);
         let Some(first) = plan.first() else { break };
@@ -130,10 +129,20 @@ mod tests {
 
     #[test]
     fn recognises_rotated_logs_only() {
-        for n in ["gateway.log.1", "gateway.log.2026-05-01", "stdout-2026-05-01.log.gz", "x.gz"] {
+        for n in [
+            "gateway.log.1",
+            "gateway.log.2026-05-01",
+            "stdout-2026-05-01.log.gz",
+            "x.gz",
+        ] {
             assert!(is_rotated_log(n), "{n}");
         }
-        for n in ["gateway.log", "stdout.log", "gateway.log.1.gz.tmp", "state.json"] {
+        for n in [
+            "gateway.log",
+            "stdout.log",
+            "gateway.log.1.gz.tmp",
+            "state.json",
+        ] {
             assert!(!is_rotated_log(n), "{n}");
         }
     }
@@ -154,7 +163,10 @@ mod tests {
             device: 0,
         };
         let files = vec![f("new", 30, 3), f("old", 10, 3), f("mid", 20, 3)];
-        assert_eq!(plan_cleanup(files.clone(), &fs, 90.0), [PathBuf::from("old"), PathBuf::from("mid")]);
+        assert_eq!(
+            plan_cleanup(files.clone(), &fs, 90.0),
+            [PathBuf::from("old"), PathBuf::from("mid")]
+        );
         assert!(plan_cleanup(files, &fs, 99.0).is_empty());
     }
 

@@ -160,7 +160,11 @@ fn parse_nspid(status: &str) -> Vec<u32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|v| v.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -218,7 +222,10 @@ mod tests {
         assert!(!g.released(&[dev(0.0, &[(100, 1 << 30), (300, 5)])]));
         assert_eq!(g.holders(), [100]);
         g.reset();
-        assert!(!g.released(&[dev(0.0, &[(100, 1 << 30)])]), "reset keeps old holders");
+        assert!(
+            !g.released(&[dev(0.0, &[(100, 1 << 30)])]),
+            "reset keeps old holders"
+        );
         assert!(g.released(&[dev(0.0, &[(300, 5)])]));
     }
 

@@ -75,7 +75,10 @@ impl GpuSource for NvmlSource {
             let mem = d.memory_info().map_err(|e| format!("GPU {index}: {e}"))?;
             let util = d.utilization_rates().map(|u| u.gpu as f64).unwrap_or(0.0);
             let mut processes = Vec::new();
-            let procs = d.running_compute_processes().unwrap_or_default().into_iter();
+            let procs = d
+                .running_compute_processes()
+                .unwrap_or_default()
+                .into_iter();
             for p in procs.chain(d.running_graphics_processes().unwrap_or_default()) {
                 let used = match p.used_gpu_memory {
                     UsedGpuMemory::Used(b) => b,

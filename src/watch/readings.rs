@@ -6,8 +6,11 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
+/// A part's latest value, when it was published (monotonic for the age, wall for display).
+type Reading = (Instant, SystemTime, Value);
+
 #[derive(Clone, Default)]
-pub struct Readings(Arc<Mutex<BTreeMap<String, (Instant, SystemTime, Value)>>>);
+pub struct Readings(Arc<Mutex<BTreeMap<String, Reading>>>);
 
 impl Readings {
     pub fn publish(&self, part: &str, value: Value) {

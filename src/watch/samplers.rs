@@ -16,16 +16,22 @@ use super::memory::MemoryTracker;
 use super::shared::{Shared, sleep_or_child_change};
 use super::tree_sample::TreeSampler;
 use super::verdict::Verdict;
-use crate::config::{DiskConfig, GpuConfig, MemoryConfig, Size};
+use crate::config::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Size};
 use crate::supervisor::Reaction;
 
 fn me() -> i32 {
     std::process::id() as i32
 }
 
+/// When thresholds compare RSS, PSS (a page-table walk per process: ~40 µs each, 50 ms for
+/// a tree of 1000) is read only every this many samples, for status.
+const PSS_EVERY: u64 = 12;
+
 pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
     let mut child = shared.child.clone();
     let sampler = Arc::new(Mutex::new(TreeSampler::new(true)));
+    let mut samples = 0u64;
+    let mut last_pss: Option<(u64, Instant)> = None;
     let mut tracker = MemoryTracker::new(&cfg);
     let mut last_pid = None;
     loop {
@@ -33,6 +39,8 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
         if pid != last_pid {
             tracker.reset();
             last_pid = pid;
+            samples = 0;
+            last_pss = None;
         }
         match pid {
             None => shared
@@ -40,16 +48,24 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
                 .publish("memory", json!({"gateway_running": false})),
             Some(pid) => {
                 let s = sampler.clone();
+                let read_pss = cfg.measure == MemoryMeasure::Pss || samples % PSS_EVERY == 0;
+                samples += 1;
                 let sample = tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
-                    let sample = s
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .sample(pid, me(), &HashSet::new());
+                    let mut s = s.lock().unwrap_or_else(|p| p.into_inner());
+                    s.read_pss = read_pss;
+                    let sample = s.sample(pid, me(), &HashSet::new());
                     (sample, started.elapsed())
                 })
                 .await;
-                let Ok((sample, cost)) = sample else { continue };
+                let Ok((mut sample, cost)) = sample else {
+                    continue;
+                };
+                if read_pss {
+                    last_pss = Some((sample.pss_bytes, Instant::now()));
+                } else if let Some((pss, _)) = last_pss {
+                    sample.pss_bytes = pss;
+                }
                 let now = Instant::now();
                 for v in tracker.observe(&sample, now) {
                     shared.send("memory", v);
@@ -60,7 +76,9 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
                 reading["measured_bytes"] = json!(tracker.measured(&sample));
                 reading["rss"] = json!(Size(sample.rss_bytes).to_string());
                 reading["pss"] = json!(Size(sample.pss_bytes).to_string());
-                reading["growth_per_hour_bytes"] = json!(tracker.growth_per_hour().map(|g| g as i64));
+                reading["pss_age_secs"] = json!(last_pss.map(|(_, at)| at.elapsed().as_secs()));
+                reading["growth_per_hour_bytes"] =
+                    json!(tracker.growth_per_hour().map(|g| g as i64));
                 reading["warn_above"] = json!(cfg.warn_above.to_string());
                 reading["restart_above"] = json!(cfg.restart_above.to_string());
                 reading["above_restart_for_secs"] =
@@ -91,10 +109,10 @@ pub async fn gpu_task(shared: Arc<Shared>, cfg: GpuConfig, gpu: Arc<Mutex<GpuSta
         let read = tokio::task::spawn_blocking(move || {
             let mut ids = HashSet::new();
             if let Some(pid) = pid {
-                let sample = s
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .sample(pid, me(), &HashSet::new());
+                let sample =
+                    s.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .sample(pid, me(), &HashSet::new());
                 ids.extend(sample.pids.iter().flat_map(|&p| pid_aliases(p)));
             }
             let mut state = g.lock().unwrap_or_else(|p| p.into_inner());
@@ -153,7 +171,12 @@ pub async fn wait_released(gpu: Arc<Mutex<GpuState>>, timeout: Duration) {
     }
 }
 
-pub async fn disk_task(shared: Arc<Shared>, cfg: DiskConfig, logs_dir: PathBuf, state_dir: PathBuf) {
+pub async fn disk_task(
+    shared: Arc<Shared>,
+    cfg: DiskConfig,
+    logs_dir: PathBuf,
+    state_dir: PathBuf,
+) {
     let mut alerts: Vec<HeldThreshold> = Vec::new();
     loop {
         let (logs, state) = (logs_dir.clone(), state_dir.clone());

@@ -71,8 +71,7 @@ impl Shared {
 
     /// The current child has proved it is up (or no probe could tell).
     pub fn started(&self) -> bool {
-        !self.life_probes.load(Ordering::Relaxed)
-            || self.with_gate(Instant::now(), |g| g.started())
+        !self.life_probes.load(Ordering::Relaxed) || self.with_gate(Instant::now(), |g| g.started())
     }
 
     /// Inside the current child's startup grace (never, when no probe can end it).
@@ -86,7 +85,11 @@ impl Shared {
         self.with_gate(Instant::now(), |g| {
             if !g.started() {
                 g.proof_of_life();
-                tracing::info!(source, pid, "the gateway passed its first probe: startup grace over");
+                tracing::info!(
+                    source,
+                    pid,
+                    "the gateway passed its first probe: startup grace over"
+                );
             }
         });
     }

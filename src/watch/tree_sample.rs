@@ -239,11 +239,19 @@ mod tests {
         let none = HashSet::new();
         let mut m = tree_members(&stats, 10, 1, &none, &none);
         m.sort();
-        assert_eq!(m, [10, 11], "an unknown adopted orphan in its own session is not ours");
+        assert_eq!(
+            m,
+            [10, 11],
+            "an unknown adopted orphan in its own session is not ours"
+        );
         let previous: HashSet<i32> = [10, 11, 12].into_iter().collect();
         let mut m = tree_members(&stats, 10, 1, &previous, &none);
         m.sort();
-        assert_eq!(m, [10, 11, 12, 13], "a former member stays ours after adoption");
+        assert_eq!(
+            m,
+            [10, 11, 12, 13],
+            "a former member stays ours after adoption"
+        );
         // An orphan still in the child's group counts even if never seen before.
         let mut stats2 = stats.clone();
         stats2.insert(14, st(1, 10, 10));

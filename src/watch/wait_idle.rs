@@ -64,7 +64,11 @@ pub fn judge_idle(parts: &Map<String, Value>, o: &WaitIdleOpts) -> Seen {
         ));
     }
     let seen = seen.join("; ");
-    if busy { Seen::Busy(seen) } else { Seen::Idle(seen) }
+    if busy {
+        Seen::Busy(seen)
+    } else {
+        Seen::Idle(seen)
+    }
 }
 
 /// Polls `status` (the `parts` of `ctl status`) until idle or the timeout; prints what it
@@ -144,7 +148,10 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(wait_idle(|| Ok(parts(10.0, 1 << 30)), &o, &mut out), 1);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("still busy") && text.contains("1.0 GiB free"), "{text}");
+        assert!(
+            text.contains("still busy") && text.contains("1.0 GiB free"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -152,7 +159,10 @@ mod tests {
         let off = json!({"gpu": {"enabled": false, "why": "NVML is not available"}});
         let o = WaitIdleOpts::default();
         let mut out = Vec::new();
-        assert_eq!(wait_idle(|| Ok(off.as_object().unwrap().clone()), &o, &mut out), 0);
+        assert_eq!(
+            wait_idle(|| Ok(off.as_object().unwrap().clone()), &o, &mut out),
+            0
+        );
         assert_eq!(wait_idle(|| Err("no socket".into()), &o, &mut out), 2);
     }
 }

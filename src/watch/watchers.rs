@@ -121,7 +121,8 @@ impl Watchers {
         async move {
             let tx = tx.ok_or("quality testing is off: set quality.tests in the config")?;
             let (reply, answer) = oneshot::channel();
-            tx.send(reply).map_err(|_| "the quality task has stopped".to_string())?;
+            tx.send(reply)
+                .map_err(|_| "the quality task has stopped".to_string())?;
             answer
                 .await
                 .map_err(|_| "the quality run was abandoned (reload?)".to_string())?
@@ -146,7 +147,10 @@ impl Watchers {
             r.tasks.push(tokio::spawn(f));
         };
         if cfg.memory.enabled {
-            spawn(Box::pin(samplers::memory_task(sh.clone(), cfg.memory.clone())));
+            spawn(Box::pin(samplers::memory_task(
+                sh.clone(),
+                cfg.memory.clone(),
+            )));
         }
         if cfg.disk.enabled {
             spawn(Box::pin(samplers::disk_task(
@@ -174,12 +178,21 @@ impl Watchers {
         for (kind, probe) in http {
             if let Some(c) = probe {
                 let gated = gated && kind != HttpProbeKind::Startup;
-                spawn(Box::pin(tasks::http_probe_task(sh.clone(), kind, c.clone(), gated)));
+                spawn(Box::pin(tasks::http_probe_task(
+                    sh.clone(),
+                    kind,
+                    c.clone(),
+                    gated,
+                )));
             }
         }
         if let Some(c) = &p.completion {
             let gated = p.startup.is_some() || p.liveness.is_some() || p.readiness.is_some();
-            spawn(Box::pin(tasks::completion_task(sh.clone(), c.clone(), gated)));
+            spawn(Box::pin(tasks::completion_task(
+                sh.clone(),
+                c.clone(),
+                gated,
+            )));
         }
         for e in &p.exec {
             spawn(Box::pin(tasks::exec_probe_task(sh.clone(), e.clone())));
@@ -198,7 +211,6 @@ impl Watchers {
             sh.readings.publish("quality", json!({"enabled": false}));
             None
         };
-        drop(spawn);
         r.quality = quality;
         r.gpu_release_timeout = cfg.gpu.release_timeout.get();
         self.start_gpu(&mut r, cfg);
@@ -207,9 +219,10 @@ impl Watchers {
     fn start_gpu(&self, r: &mut Running, cfg: &Config) {
         if !cfg.gpu.enabled {
             r.gpu = None;
-            self.shared
-                .readings
-                .publish("gpu", json!({"enabled": false, "why": "gpu.enabled = false"}));
+            self.shared.readings.publish(
+                "gpu",
+                json!({"enabled": false, "why": "gpu.enabled = false"}),
+            );
             return;
         }
         if r.gpu.is_none() && r.gpu_off.is_none() {
