@@ -1,6 +1,7 @@
 //! clawvisor: a process supervisor for a self-hosted AI gateway.
 
 pub mod config;
+pub mod control;
 pub mod logs;
 pub mod process;
 pub mod supervisor;
