@@ -276,7 +276,7 @@ fn run_stream(target: &Target, req: &Request, args: &CtlArgs, out: &mut impl Wri
     loop {
         let resp = match next.take() {
             Some(r) => r,
-            None => match client.next() {
+            None => match client.recv() {
                 Ok(Some(r)) => r,
                 // clawvisor exited: the stream is over.
                 Ok(None) => return EXIT_OK,

@@ -64,14 +64,14 @@ impl Client {
         Ok(Client { conn, timeout })
     }
 
-    /// Sends a request; read its answer(s) with [`Client::next`].
+    /// Sends a request; read its answer(s) with [`Client::recv`].
     pub fn send(&mut self, req: &Request) -> Result<(), ClientError> {
         write_frame_blocking(&mut self.conn, &encode_request(req))
             .map_err(|e| self.timed_out(e.into()))
     }
 
     /// The next response; `Ok(None)` when the server has closed the connection.
-    pub fn next(&mut self) -> Result<Option<Response>, ClientError> {
+    pub fn recv(&mut self) -> Result<Option<Response>, ClientError> {
         match read_frame_blocking(&mut self.conn) {
             Ok(Some(bytes)) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -84,7 +84,7 @@ impl Client {
     /// One request, one response.
     pub fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
         self.send(req)?;
-        self.next()?.ok_or(ClientError::Closed)
+        self.recv()?.ok_or(ClientError::Closed)
     }
 
     /// Lets the stream wait without a deadline (after its first answer arrived).

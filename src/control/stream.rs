@@ -29,9 +29,11 @@ pub(crate) async fn stream(
                 return;
             }
             forward(conn, rx, limits, |line| {
-                stream
-                    .is_none_or(|s| s == line.stream)
-                    .then(|| Response::Line { line })
+                if stream.is_none_or(|s| s == line.stream) {
+                    Some(Response::Line { line })
+                } else {
+                    None
+                }
             })
             .await;
         }
