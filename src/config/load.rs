@@ -134,18 +134,33 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, text[line_start..offset].chars().count() + 1)
 }
 
-/// Comments out every line the span touches, keeping byte offsets. Refuses (returns false)
-/// when that would remove a table header, which would move keys into another table.
+/// Comments out every line the span touches, keeping byte offsets. A span on a table header
+/// (an unknown section) takes the whole table with it, up to the next header.
 fn comment_out(work: &mut String, span: &Range<usize>) -> bool {
     let start = work[..span.start.min(work.len())]
         .rfind('\n')
         .map_or(0, |i| i + 1);
     let end = span.end.max(span.start + 1).min(work.len());
-    let end = work[end..].find('\n').map_or(work.len(), |i| end + i);
-    let region = &work[start..end];
-    if region.lines().any(|l| l.trim_start().starts_with('[')) {
+    let mut end = work[end..].find('\n').map_or(work.len(), |i| end + i);
+    if work[start..end].trim_start().starts_with('[') {
+        let mut pos = end;
+        while pos < work.len() {
+            let next = work[pos + 1..]
+                .find('\n')
+                .map_or(work.len(), |i| pos + 1 + i);
+            if work[pos + 1..next].trim_start().starts_with('[') {
+                break;
+            }
+            pos = next;
+        }
+        end = pos;
+    } else if work[start..end]
+        .lines()
+        .any(|l| l.trim_start().starts_with('['))
+    {
         return false;
     }
+    let region = &work[start..end];
     let mut out = String::with_capacity(region.len());
     for (i, line) in region.split('\n').enumerate() {
         if i > 0 {
@@ -168,6 +183,9 @@ fn comment_out(work: &mut String, span: &Range<usize>) -> bool {
     true
 }
 
+/// A table entry or array element: its name, its value, and its key's span (tables only).
+type Child<'a, 'i> = (String, &'a toml::Spanned<DeValue<'i>>, Option<Range<usize>>);
+
 /// The dotted path of the innermost key whose key or value contains `span`.
 fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
     fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
@@ -176,8 +194,7 @@ fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
     // Table spans do not always cover their body (a `[section]` header), so search every
     // table and array depth-first instead of pruning by span.
     fn walk(value: &DeValue<'_>, span: &Range<usize>, path: &mut Vec<String>) -> bool {
-        let children: Vec<(String, &toml::Spanned<DeValue<'_>>, Option<Range<usize>>)> = match value
-        {
+        let children: Vec<Child<'_, '_>> = match value {
             DeValue::Table(t) => t
                 .iter()
                 .map(|(k, v)| (k.get_ref().to_string(), v, Some(k.span())))

@@ -151,6 +151,8 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
         uptime,
     });
     out.push(Action::KillStragglers);
+    // The child is gone; every branch below sets what comes next.
+    s.phase = Phase::Down;
 
     if let Some(then) = stop_then {
         match then {

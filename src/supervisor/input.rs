@@ -20,6 +20,10 @@ pub enum Input {
     Reload {
         reply: Option<oneshot::Sender<Result<String, String>>>,
     },
+    /// An OS signal other than the shutdown and reload ones (forwarded if configured).
+    Signal {
+        signal: i32,
+    },
     /// Shut clawvisor down (`ctl shutdown`).
     Shutdown {
         why: String,

@@ -20,3 +20,7 @@ pub use input::{Inbox, Input};
 pub use status::Status;
 mod notice;
 pub use notice::{Notice, NoticeSender};
+mod runner;
+pub use runner::{Parts, Runner};
+#[cfg(test)]
+mod decide_tests;

@@ -1,0 +1,393 @@
+//! The imperative shell: owns the state, feeds events to `decide()`, executes its actions.
+//! It never awaits the network or a slow disk: slow work runs on other tasks or threads.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::config::Config;
+use crate::logs::LogPipeline;
+use crate::process::aux::{AuxRunner, AuxSet};
+use crate::process::reaper::Reaper;
+use crate::process::spawn::{ChildSpec, Spawner};
+use crate::process::{kill, signals};
+
+use super::decide::{RESUME_HINT, decide};
+use super::event::{Action, Event};
+use super::input::{Inbox, Input};
+use super::notice::{Notice, NoticeSender};
+use super::pause::PauseRecord;
+use super::persist::{self, PersistedState};
+use super::state::{Now, Phase, Rules, State};
+use super::status::Status;
+
+/// Lines of output kept in a pause record.
+const PAUSE_LINES: usize = 50;
+/// How long stragglers get between SIGTERM and SIGKILL.
+const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
+/// How long the log pipeline gets to write the child's last lines at exit.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything the runner drives; built by [`Runner::start`].
+pub struct Runner {
+    cfg: Config,
+    state: State,
+    inbox: Inbox,
+    rx: mpsc::UnboundedReceiver<Input>,
+    spawner: Spawner,
+    reaper: Reaper,
+    aux: AuxSet,
+    logs: LogPipeline,
+    notices: NoticeSender,
+    child_pid: watch::Sender<Option<i32>>,
+    reply: Option<oneshot::Sender<Result<String, String>>>,
+    exit_code: Option<i32>,
+    notified_ready: bool,
+}
+
+/// Handles other parts (control socket, watchers) need from the runner.
+pub struct Parts {
+    pub inbox: Inbox,
+    pub logs: LogPipeline,
+    pub notices: NoticeSender,
+    pub child_pid: watch::Receiver<Option<i32>>,
+    pub aux: AuxRunner,
+}
+
+impl Runner {
+    /// Sets up the reaper, signal handling, subreaper status and the log pipeline.
+    pub fn start(cfg: Config) -> Result<(Runner, Parts), String> {
+        crate::process::become_subreaper();
+        let reaper =
+            Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
+        let spawner = Spawner::start();
+        let (inbox, rx) = Inbox::channel();
+        signals::start(inbox.clone())
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let logs = LogPipeline::start(&cfg.logs, inbox.clone())
+            .map_err(|e| format!("logs.dir {}: {e}", cfg.logs.dir.display()))?;
+        let (notices, _) = broadcast::channel(256);
+        let (child_tx, child_rx) = watch::channel(None);
+        let aux = AuxSet::default();
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        let parts = Parts {
+            inbox: inbox.clone(),
+            logs: logs.clone(),
+            notices: notices.clone(),
+            child_pid: child_rx,
+            aux: AuxRunner {
+                spawner: spawner.clone(),
+                reaper: reaper.clone(),
+                aux: aux.clone(),
+            },
+        };
+        Ok((
+            Runner {
+                cfg,
+                state,
+                inbox,
+                rx,
+                spawner,
+                reaper,
+                aux,
+                logs,
+                notices,
+                child_pid: child_tx,
+                reply: None,
+                exit_code: None,
+                notified_ready: false,
+            },
+            parts,
+        ))
+    }
+
+    /// Runs until clawvisor should exit; returns its exit code.
+    pub async fn run(mut self) -> i32 {
+        let persisted_pause = match persist::load(&self.cfg.state.dir) {
+            Ok(p) => p.pause,
+            Err(e) => {
+                tracing::error!("{e}");
+                // Never run blindly past a record we cannot read: a person should look.
+                Some(PauseRecord {
+                    reason: format!("state file unreadable ({e}); check it, then resume"),
+                    since: SystemTime::now(),
+                    last_exit: None,
+                    last_lines: Vec::new(),
+                })
+            }
+        };
+        self.handle(Event::Boot { persisted_pause }).await;
+        while self.exit_code.is_none() {
+            let deadline = self.state.next_deadline();
+            let input = tokio::select! {
+                i = self.rx.recv() => match i {
+                    Some(i) => i,
+                    None => break,
+                },
+                _ = sleep_until(deadline) => Input::Event(Event::Tick),
+            };
+            self.on_input(input).await;
+        }
+        self.finish().await
+    }
+
+    async fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Event(e) => self.handle(e).await,
+            Input::Command { command, reply } => {
+                self.reply = Some(reply);
+                self.handle(Event::Command(command)).await;
+                if let Some(r) = self.reply.take() {
+                    let _ = r.send(Err("no answer".into()));
+                }
+            }
+            Input::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Input::Reload { reply } => {
+                let result = self.reload().await;
+                if let Some(r) = reply {
+                    let _ = r.send(result);
+                }
+            }
+            Input::Signal { signal } => {
+                if self
+                    .cfg
+                    .gateway
+                    .forward_signals
+                    .iter()
+                    .any(|s| s.0 as i32 == signal)
+                {
+                    self.handle(Event::Forward { signal }).await;
+                } else {
+                    tracing::info!(
+                        signal,
+                        "ignoring a signal not listed in gateway.forward_signals"
+                    );
+                }
+            }
+            Input::Shutdown { why } => self.handle(Event::Shutdown { why }).await,
+        }
+    }
+
+    /// Feeds one event to `decide()` and executes the actions, including the events those
+    /// actions produce at once (a spawn's result).
+    async fn handle(&mut self, event: Event) {
+        let mut events = VecDeque::from([event]);
+        while let Some(ev) = events.pop_front() {
+            let before = self.state.phase.name();
+            let (next, actions) = decide(&self.state, ev, Now::real());
+            self.state = next;
+            for a in actions {
+                if let Some(follow) = self.execute(a).await {
+                    events.push_back(follow);
+                }
+            }
+            let after = self.state.phase.name();
+            if before != after {
+                self.on_phase_change(before, after);
+            }
+        }
+    }
+
+    async fn execute(&mut self, action: Action) -> Option<Event> {
+        match action {
+            Action::Spawn => return Some(self.spawn().await),
+            Action::Signal { pid, signal } => kill::signal_group(pid, signal),
+            Action::KillTree { pid } => kill::kill_tree(pid),
+            Action::KillStragglers => {
+                let _ = self.child_pid.send(None);
+                let pids = kill::stragglers(None, &self.aux.lock().unwrap());
+                // Off the supervisor task: the grace period must not hold the brain.
+                tokio::task::spawn_blocking(move || kill::end_stragglers(pids, STRAGGLER_GRACE));
+            }
+            Action::SavePause(mut record) => {
+                record.last_lines = self
+                    .logs
+                    .tail(PAUSE_LINES, None)
+                    .into_iter()
+                    .map(|l| format!("[{}] {}", l.stream.name(), l.text))
+                    .collect();
+                self.state.pause = Some(record.clone());
+                self.save_state(Some(record));
+            }
+            Action::ClearPause => self.save_state(None),
+            Action::Alert { summary } => {
+                tracing::warn!("{summary}");
+                self.notice("alert", summary);
+            }
+            Action::Reply(r) => {
+                if let Some(tx) = self.reply.take() {
+                    let _ = tx.send(r);
+                }
+            }
+            Action::Exit { code } => self.exit_code = Some(code),
+        }
+        None
+    }
+
+    async fn spawn(&mut self) -> Event {
+        let spec = match ChildSpec::for_gateway(&self.cfg.gateway) {
+            Ok(s) => s,
+            Err(error) => return Event::SpawnFailed { error },
+        };
+        match self.spawner.spawn(spec).await {
+            Ok(child) => {
+                let pid = child.pid;
+                self.logs.attach(child.stdout, child.stderr);
+                let exited = self.reaper.watch(pid);
+                let inbox = self.inbox.clone();
+                tokio::spawn(async move {
+                    if let Ok(exit) = exited.await {
+                        inbox.event(Event::Exited { pid, exit });
+                    }
+                });
+                let _ = self.child_pid.send(Some(pid));
+                tracing::info!(pid, command = ?self.cfg.gateway.command, "gateway started");
+                self.notice("spawn", format!("gateway started, pid {pid}"));
+                Event::Spawned { pid }
+            }
+            Err(e) => Event::SpawnFailed {
+                error: format!(
+                    "{:?}: {e}",
+                    self.cfg.gateway.command.first().unwrap_or(&String::new())
+                ),
+            },
+        }
+    }
+
+    fn on_phase_change(&mut self, before: &str, after: &str) {
+        let detail = match &self.state.phase {
+            Phase::Running { pid, .. } => format!("pid {pid}"),
+            Phase::Backoff { delay, .. } => format!("restart in {:.1}s", delay.as_secs_f64()),
+            Phase::Paused => self.state.pause.as_ref().map_or(String::new(), |p| {
+                format!("{}; resume with `{RESUME_HINT}`", p.reason)
+            }),
+            Phase::Stopping { then, .. } => format!("then {then:?}").to_lowercase(),
+            Phase::Exiting { code } => format!("exit code {code}"),
+            _ => String::new(),
+        };
+        tracing::info!(from = before, to = after, "{detail}");
+        self.notice(
+            "state",
+            format!(
+                "{before} -> {after}{}{detail}",
+                if detail.is_empty() { "" } else { ": " }
+            ),
+        );
+        let status = format!(
+            "{after}{}{detail}",
+            if detail.is_empty() { "" } else { ": " }
+        );
+        let mut states = vec![sd_notify::NotifyState::Status(&status)];
+        if after == "running" && !self.notified_ready {
+            self.notified_ready = true;
+            states.push(sd_notify::NotifyState::Ready);
+        }
+        if matches!(self.state.phase, Phase::Exiting { .. }) {
+            states.push(sd_notify::NotifyState::Stopping);
+        }
+        let _ = sd_notify::notify(&states);
+    }
+
+    fn notice(&self, kind: &str, message: String) {
+        let _ = self.notices.send(Notice {
+            at: SystemTime::now(),
+            kind: kind.to_string(),
+            state: self.state.phase.name().to_string(),
+            message,
+        });
+    }
+
+    fn save_state(&self, pause: Option<PauseRecord>) {
+        if let Err(e) = persist::save(&self.cfg.state.dir, &PersistedState { version: 1, pause }) {
+            tracing::error!(
+                "cannot write {}: {e} (the pause will not survive a restart of clawvisor)",
+                persist::path_in(&self.cfg.state.dir).display()
+            );
+        }
+    }
+
+    async fn reload(&mut self) -> Result<String, String> {
+        let Some(path) = self.cfg.source.clone() else {
+            return Err("clawvisor runs on its built-in config: nothing to reload".into());
+        };
+        match Config::load(&path) {
+            Ok(new) => {
+                if new.gateway != self.cfg.gateway {
+                    tracing::info!(
+                        "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
+                    );
+                }
+                self.logs.reconfigure(&new.logs);
+                self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
+                    .await;
+                self.cfg = new;
+                tracing::info!(config = %path.display(), "config reloaded");
+                self.notice("reload", format!("config reloaded from {}", path.display()));
+                Ok(format!("reloaded {}", path.display()))
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    tracing::error!("{e}");
+                }
+                let msg = format!("the new config has errors; keeping the old one:\n{errors}");
+                self.notice("alert", msg.clone());
+                Err(msg)
+            }
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let now = std::time::Instant::now();
+        let s = &self.state;
+        let running = matches!(s.phase, Phase::Running { .. } | Phase::Stopping { .. });
+        let mut parts = serde_json::Map::new();
+        parts.insert("logs".into(), self.logs.stats());
+        Status {
+            state: s.phase.name().to_string(),
+            pid: s.phase.pid(),
+            uptime_secs: s
+                .started
+                .filter(|_| running)
+                .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+            restarts: s.restarts,
+            last_exit: s.last_exit.clone(),
+            backoff_remaining_secs: match s.phase {
+                Phase::Backoff { until, .. } => {
+                    Some(until.saturating_duration_since(now).as_secs_f64())
+                }
+                _ => None,
+            },
+            pause: s.pause.clone(),
+            resume_hint: s.pause.as_ref().map(|_| RESUME_HINT.to_string()),
+            last_reason: s.last_reason.clone(),
+            parts,
+        }
+    }
+
+    async fn finish(self) -> i32 {
+        let code = self.exit_code.unwrap_or(0);
+        // The gateway is gone; end whatever is left of its tree, then flush its last lines.
+        let aux = self.aux.lock().unwrap().clone();
+        let pids = kill::stragglers(None, &aux);
+        let _ =
+            tokio::task::spawn_blocking(move || kill::end_stragglers(pids, STRAGGLER_GRACE)).await;
+        let logs = self.logs.clone();
+        let _ = tokio::task::spawn_blocking(move || logs.finish(LOG_FLUSH_TIMEOUT)).await;
+        tracing::info!(code, "clawvisor exiting");
+        code
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

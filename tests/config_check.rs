@@ -1,0 +1,84 @@
+//! `clawvisor check` / `init` / `run` with good and bad configs.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn check_reports_every_error_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[gateway]\ncommand = \"openclaw gateway\"\n\n[restart]\npolicy = \"sometimes\"\n\n[stop]\ntimeout = \"soon\"\nsignal = \"TERMINATE\"\n\n[logz]\ndir = \"/x\"\n",
+    )
+    .unwrap();
+    let p = path.display().to_string();
+    let (code, _out, err) = run_cli(&["check", "--config", &p]);
+    assert_eq!(code, 1, "{err}");
+    for want in [
+        format!("gateway.command at {p}:2:11"),
+        format!("restart.policy at {p}:5:10"),
+        format!("stop.timeout at {p}:8:11"),
+        format!("stop.signal at {p}:9:10"),
+        format!("logz at {p}:11:2"),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+    }
+    assert!(err.contains("\"soon\" is not a duration"), "{err}");
+    assert!(err.contains("5 problem(s)"), "{err}");
+}
+
+#[test]
+fn init_prints_a_config_that_checks_clean() {
+    let (code, out, _) = run_cli(&["init"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("[restart.backoff]"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("init.toml");
+    std::fs::write(&path, out).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", &path.display().to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn minimal_contract_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("min.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[gateway]\ncommand = [\"openclaw\", \"gateway\"]\n{}",
+            base_config(dir.path(), "")
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", &path.display().to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn run_refuses_a_bad_config_without_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[restart.backoff]\nmultiplier = 0.5\n").unwrap();
+    let (code, _, err) = run_cli(&["run", "--config", &path.display().to_string()]);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("restart.backoff.multiplier at"), "{err}");
+}
+
+#[test]
+fn missing_config_file_is_a_clear_error() {
+    let (code, _, err) = run_cli(&["check", "--config", "/nonexistent/clawvisor.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("/nonexistent/clawvisor.toml: cannot read the config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_usage_errors_exit_2() {
+    let (code, _, err) = run_cli(&["frobnicate"]);
+    assert_eq!(code, 2, "{err}");
+}
