@@ -12,7 +12,7 @@ use super::protocol::{Request, Response, encode_request};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Nothing listens there: clawvisor is not running, or uses another socket.
-    #[error("clawvisor is not reachable at {path}: {source}")]
+    #[error("clawvisor is not reachable at {}: {}", path.display(), unreachable_hint(source))]
     Unreachable {
         path: PathBuf,
         #[source]
@@ -31,6 +31,18 @@ pub enum ClientError {
     Protocol(String),
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+fn unreachable_hint(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => {
+            "no socket there (is clawvisor running? is this its --socket or --config?)".into()
+        }
+        io::ErrorKind::ConnectionRefused => {
+            "nothing listens there (a stale socket: clawvisor is not running)".into()
+        }
+        _ => e.to_string(),
+    }
 }
 
 impl From<FrameError> for ClientError {
