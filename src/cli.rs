@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-
-
 #[derive(Parser, Debug)]
 #[command(
     name = "clawvisor",

@@ -95,7 +95,14 @@ impl Client {
 
     /// One request, one response.
     pub fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
-        self.send(req)?;
+        if let Err(e) = self.send(req) {
+            // The server may have answered and hung up before reading (a refused uid, too
+            // many clients): its reason is worth more than our broken pipe.
+            return match self.recv() {
+                Ok(Some(r)) => Ok(r),
+                _ => Err(e),
+            };
+        }
         self.recv()?.ok_or(ClientError::Closed)
     }
 
