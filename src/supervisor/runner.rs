@@ -336,6 +336,11 @@ impl Runner {
                 for e in &errors.0 {
                     tracing::error!("{e}");
                 }
+                tracing::error!(
+                    "reload refused: {} has {} error(s); keeping the old one",
+                    path.display(),
+                    errors.0.len()
+                );
                 let msg = format!("the new config has errors; keeping the old one:\n{errors}");
                 self.notice("alert", msg.clone());
                 Err(msg)
