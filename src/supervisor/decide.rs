@@ -40,6 +40,10 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                     pid,
                     started_at: now.wall,
                 };
+            } else {
+                // A child nobody wants any more (the plan changed while it was starting):
+                // never leave it running unsupervised.
+                out.push(Action::KillTree { pid });
             }
         }
         Event::SpawnFailed { error } => {

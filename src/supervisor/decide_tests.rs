@@ -68,11 +68,10 @@ fn backoff_doubles_with_bounded_jitter_then_restarts_on_time() {
     let mut r = rules();
     r.restart.max_restarts = 100;
     let mut sim = Sim::new(r);
-    let mut pid = 100;
     let expected = [
         1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 300.0, 300.0,
     ];
-    for base in expected {
+    for (pid, base) in (100..).zip(expected) {
         sim.spawned(pid);
         let d = sim
             .crash(pid, Duration::from_secs(1))
@@ -86,7 +85,6 @@ fn backoff_doubles_with_bounded_jitter_then_restarts_on_time() {
         assert!(!has_spawn(&sim.wait(Duration::from_secs_f64(d * 0.99))));
         // ...and right after it.
         assert!(has_spawn(&sim.wait(Duration::from_secs_f64(d * 0.02))));
-        pid += 1;
     }
     assert_eq!(sim.s.restarts, expected.len() as u64);
 }
@@ -483,4 +481,16 @@ fn stale_exit_events_are_ignored() {
         .is_empty()
     );
     assert!(matches!(sim.s.phase, Phase::Running { pid: 2, .. }));
+}
+
+#[test]
+fn a_child_spawned_after_the_plan_changed_is_killed() {
+    let mut sim = Sim::new(rules());
+    sim.ev(Event::Command(Command::Pause { reason: None }));
+    assert!(sim.is_paused());
+    assert_eq!(
+        sim.ev(Event::Spawned { pid: 3 }),
+        [Action::KillTree { pid: 3 }]
+    );
+    assert!(sim.is_paused());
 }
