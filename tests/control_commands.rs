@@ -179,6 +179,8 @@ fn logs_tail_filters_by_stream_and_follows() {
     // --follow prints lines written after it started.
     let mut follow = CtlChild::spawn(&cv, &["logs", "-n", "0", "--follow", "--json"]);
     let rx = line_reader(follow.0.stdout.take().unwrap());
+    // The fake's steady chatter shows the subscription is live before we make a new line.
+    wait_line(&rx, "\"stream\"").unwrap_or_else(|seen| panic!("follow printed nothing: {seen:?}"));
     let (code, _, err) = ctl(&cv, &["signal", "HUP"]);
     assert_eq!(code, 0, "{err}");
     let line = wait_line(&rx, "received SIGHUP")
