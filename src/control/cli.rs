@@ -29,9 +29,11 @@ pub const EXIT_UNREACHABLE: i32 = 3;
 ///
 /// Exit codes: 0 done, 1 refused or failed, 2 usage error, 3 clawvisor not reachable.
 #[derive(Args, Debug, Clone)]
-#[command(after_help = "Exit codes: 0 done; 1 refused or failed (clawvisor said no, or this user \
+#[command(
+    after_help = "Exit codes: 0 done; 1 refused or failed (clawvisor said no, or this user \
 may not use the socket); 2 usage error; 3 clawvisor not reachable (not running, wrong socket, \
-no answer in time).")]
+no answer in time)."
+)]
 pub struct CtlArgs {
     /// The control socket (default: `[control] socket` from --config, else the default path).
     #[arg(long, global = true, value_name = "PATH")]
