@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use control::ControlConfig;
+pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
 pub use logs::LogsConfig;
@@ -81,6 +81,7 @@ impl Config {
         self.disk.validate(&mut out);
         self.probes.validate(&mut out);
         self.quality.validate(&mut out);
+        self.control.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }
