@@ -31,7 +31,7 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
     let mut child = shared.child.clone();
     let sampler = Arc::new(Mutex::new(TreeSampler::new(true)));
     let mut samples = 0u64;
-    let mut last_pss: Option<(u64, Instant)> = None;
+    let mut last_pss: Option<(u64, usize, Instant)> = None;
     let mut tracker = MemoryTracker::new(&cfg);
     let mut last_pid = None;
     loop {
@@ -62,9 +62,10 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
                     continue;
                 };
                 if read_pss {
-                    last_pss = Some((sample.pss_bytes, Instant::now()));
-                } else if let Some((pss, _)) = last_pss {
+                    last_pss = Some((sample.pss_bytes, sample.pss_unreadable, Instant::now()));
+                } else if let Some((pss, unreadable, _)) = last_pss {
                     sample.pss_bytes = pss;
+                    sample.pss_unreadable = unreadable;
                 }
                 let now = Instant::now();
                 for v in tracker.observe(&sample, now) {
@@ -76,7 +77,7 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
                 reading["measured_bytes"] = json!(tracker.measured(&sample));
                 reading["rss"] = json!(Size(sample.rss_bytes).to_string());
                 reading["pss"] = json!(Size(sample.pss_bytes).to_string());
-                reading["pss_age_secs"] = json!(last_pss.map(|(_, at)| at.elapsed().as_secs()));
+                reading["pss_age_secs"] = json!(last_pss.map(|(_, _, at)| at.elapsed().as_secs()));
                 reading["growth_per_hour_bytes"] =
                     json!(tracker.growth_per_hour().map(|g| g as i64));
                 reading["warn_above"] = json!(cfg.warn_above.to_string());
