@@ -48,7 +48,8 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
                 .publish("memory", json!({"gateway_running": false})),
             Some(pid) => {
                 let s = sampler.clone();
-                let read_pss = cfg.measure == MemoryMeasure::Pss || samples % PSS_EVERY == 0;
+                let read_pss =
+                    cfg.measure == MemoryMeasure::Pss || samples.is_multiple_of(PSS_EVERY);
                 samples += 1;
                 let sample = tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
