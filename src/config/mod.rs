@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use control::ControlConfig;
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
-pub use logs::LogsConfig;
+pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::{AlertsConfig, MetricsConfig};
 pub use probes::{ProbesConfig, QualityConfig};
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
@@ -73,6 +73,7 @@ impl Config {
         let mut out = Vec::new();
         self.gateway.validate(&mut out);
         self.restart.validate(&mut out);
+        self.logs.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }
