@@ -54,6 +54,9 @@ use ring::Ring;
 use stats::Counters;
 use writer::Writer;
 
+/// How long `finish` gives the archiver to stop cleanly.
+const ARCHIVER_STOP_WAIT: Duration = Duration::from_millis(500);
+
 /// Which of the child's streams a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -148,6 +151,7 @@ struct Shared {
     writer: Mutex<Option<JoinHandle<()>>>,
     archive: Mutex<Sender<Job>>,
     archiver_stop: Arc<AtomicBool>,
+    archiver: Mutex<Option<JoinHandle<()>>>,
     rotate_now: Arc<AtomicBool>,
 }
 
@@ -179,7 +183,7 @@ impl LogPipeline {
             clock: clock.clone(),
             stop: archiver_stop.clone(),
         };
-        std::thread::Builder::new()
+        let archiver = std::thread::Builder::new()
             .name("log-archiver".into())
             .spawn(move || archiver.run())?;
 
@@ -215,6 +219,7 @@ impl LogPipeline {
                 writer: Mutex::new(Some(writer)),
                 archive: Mutex::new(archive_tx),
                 archiver_stop,
+                archiver: Mutex::new(Some(archiver)),
                 rotate_now,
             }),
         })
@@ -331,5 +336,12 @@ impl LogPipeline {
         }
         self.shared.archiver_stop.store(true, Ordering::Relaxed);
         let _ = self.shared.archive.lock().unwrap().send(Job::Tidy);
+        // Let the archiver remove a half-written .gz.tmp (it checks between chunks).
+        if let Some(a) = self.shared.archiver.lock().unwrap().take() {
+            let until = Instant::now() + ARCHIVER_STOP_WAIT;
+            while !a.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
     }
 }

@@ -147,7 +147,7 @@ fn check_line(c: &mut Compiled, b: &Batch, line: &[u8], inbox: &Inbox, stats: &C
         let text: String = String::from_utf8_lossy(line).chars().take(REASON_CHARS).collect();
         let name = rule.display_name();
         let reaction = rule.action;
-        tracing::warn!(target: "clawvisor::logs", "log pattern {name:?} matched on std{} ({}): {text}",
+        tracing::info!(target: "clawvisor::logs", "log pattern {name:?} matched on std{} ({}): {text}",
             b.stream.name(), reaction_name(reaction));
         inbox.event(Event::Trouble {
             source: format!("logs.pattern:{name}"),

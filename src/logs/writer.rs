@@ -195,31 +195,59 @@ impl Run {
         }
     }
 
+    /// Writes a batch, cutting it at a line boundary where the file reaches `max_size`.
     fn write(&mut self, b: &Batch) {
         let i = self.index(b.stream);
-        let len = b.data.len() as u64;
         let max = self.w.cfg.max_size.bytes();
-        if max > 0 && self.files[i].size > 0 && self.files[i].size + len > max {
-            self.rotate(i);
-        }
-        let result = if self.write_marker(b.stream) {
-            self.append(i, &b.data)
+        let mut rest: &[u8] = &b.data;
+        let mut result = if self.write_marker(b.stream) {
+            Ok(())
         } else {
             Err(io::Error::other("the drop marker could not be written"))
         };
-        let stats = &self.w.stats;
-        match result {
-            Ok(()) => {
-                Counters::add(&stats.lines_written, b.lines);
-                Counters::add(&stats.bytes_written, len);
-                self.w.queue.report(true);
+        while result.is_ok() && !rest.is_empty() {
+            let size = self.files[i].size;
+            let room = if max == 0 { u64::MAX } else { max.saturating_sub(size) };
+            if rest.len() as u64 <= room {
+                result = self.append(i, rest);
+                if result.is_ok() {
+                    rest = &[];
+                }
+                continue;
             }
+            let cut = match memchr::memrchr(b'\n', &rest[..room as usize]) {
+                Some(p) => p + 1,
+                None if size > 0 => {
+                    self.rotate(i);
+                    continue;
+                }
+                // A line longer than max_size in an empty file: the whole line, then rotate.
+                None => memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1),
+            };
+            result = self.append(i, &rest[..cut]);
+            if result.is_ok() {
+                rest = &rest[cut..];
+                self.rotate(i);
+            }
+        }
+        let stats = &self.w.stats;
+        let written = b.data.len() - rest.len();
+        let lost_lines = if rest.is_empty() {
+            0
+        } else {
+            memchr::memchr_iter(b'\n', rest).count() as u64
+        };
+        Counters::add(&stats.lines_written, b.lines - lost_lines);
+        Counters::add(&stats.bytes_written, written as u64);
+        match result {
+            Ok(()) => self.w.queue.report(true),
             Err(e) => {
+                let len = rest.len() as u64;
                 Counters::add(&stats.write_errors, 1);
-                Counters::add(&stats.lines_dropped, b.lines);
+                Counters::add(&stats.lines_dropped, lost_lines);
                 Counters::add(&stats.bytes_dropped, len);
                 let reason = format!("writing {} failed: {e}", self.files[i].path.display());
-                self.w.drops.record(b.stream, b.lines, len, b.at, &reason);
+                self.w.drops.record(b.stream, lost_lines, len, b.at, &reason);
                 self.w.queue.report(false);
                 // A file that cannot be written is reopened on the next try (it may have
                 // been deleted or its disk remounted).
