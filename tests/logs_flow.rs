@@ -47,12 +47,21 @@ fn disk_full_drops_and_counts_lines_without_blocking_the_child_then_recovers() {
 
     // 20 MB through a 2 MB disk: without dropping, this child would block for ever.
     let t0 = Instant::now();
-    let mut child = spawn_sh(&h, "yes 'a line of forty bytes, more or less....' | head -n 500000");
-    assert!(wait_child(&mut child, T), "the child was blocked by the full disk");
+    let mut child = spawn_sh(
+        &h,
+        "yes 'a line of forty bytes, more or less....' | head -n 500000",
+    );
+    assert!(
+        wait_child(&mut child, T),
+        "the child was blocked by the full disk"
+    );
     eprintln!("child finished in {:?}", t0.elapsed());
     assert!(h.pipeline.flush(T));
     let stats = h.pipeline.stats();
-    assert!(stats["lines_dropped"].as_u64().unwrap() > 100_000, "{stats}");
+    assert!(
+        stats["lines_dropped"].as_u64().unwrap() > 100_000,
+        "{stats}"
+    );
     assert!(stats["write_errors"].as_u64().unwrap() > 0, "{stats}");
     assert_eq!(
         stats["lines_written"].as_u64().unwrap() + stats["lines_dropped"].as_u64().unwrap(),
@@ -61,7 +70,9 @@ fn disk_full_drops_and_counts_lines_without_blocking_the_child_then_recovers() {
     );
     let troubles = h.troubles();
     assert!(
-        troubles.iter().any(|(s, r)| s == "logs" && r.contains("dropping")),
+        troubles
+            .iter()
+            .any(|(s, r)| s == "logs" && r.contains("dropping")),
         "{troubles:?}"
     );
 
@@ -76,11 +87,17 @@ fn disk_full_drops_and_counts_lines_without_blocking_the_child_then_recovers() {
         .find(|l| l.starts_with("clawvisor: dropped"))
         .unwrap_or_else(|| panic!("no marker line"));
     assert!(marker.contains("No space left on device"), "{marker}");
-    assert!(text.ends_with("after the disk was freed\n"), "tail: {:?}", &text[text.len().saturating_sub(200)..]);
+    assert!(
+        text.ends_with("after the disk was freed\n"),
+        "tail: {:?}",
+        &text[text.len().saturating_sub(200)..]
+    );
     // Whole lines only: no line was cut by the failed writes.
     for l in text.lines() {
         assert!(
-            l == "a line of forty bytes, more or less...." || l.starts_with("clawvisor: dropped") || l == "after the disk was freed",
+            l == "a line of forty bytes, more or less...."
+                || l.starts_with("clawvisor: dropped")
+                || l == "after the disk was freed",
             "damaged line {l:?}"
         );
     }

@@ -12,11 +12,6 @@ use logs_support::*;
 
 const T: Duration = Duration::from_secs(60);
 
-/// Lines `n <filler>` for n in 1..=count, to stdout.
-fn numbered(count: u32) -> String {
-    format!("i=1; while [ $i -le {count} ]; do echo \"$i abcdefghijklmnopqrstuvwxyz0123456789\"; i=$((i+1)); done")
-}
-
 fn check_numbered(bytes: &[u8], count: u32) {
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     let mut n = 0u32;
@@ -48,18 +43,37 @@ fn no_line_is_lost_or_duplicated_across_many_rotations_through_gz_files() {
     assert!(wait_child(&mut child, T));
     h.pipeline.finish(T);
     let files = stream_files(dir.path(), "gateway.out");
-    assert!(files.len() > 50, "expected many rotations, got {} files: {:?}", files.len(), names(dir.path()));
+    assert!(
+        files.len() > 50,
+        "expected many rotations, got {} files: {:?}",
+        files.len(),
+        names(dir.path())
+    );
     // Give the archiver another go (a fresh pipeline on the same dir), then check that
     // everything is in .gz files and still complete.
     let h2 = start(h.cfg.clone(), Options::default());
-    assert!(eventually(T, || names(dir.path()).iter().filter(|n| n.ends_with(".log") && n.contains("Z.")).count() == 0));
+    assert!(eventually(T, || names(dir.path())
+        .iter()
+        .filter(|n| n.ends_with(".log") && n.contains("Z."))
+        .count()
+        == 0));
     h2.pipeline.finish(T);
     let files = stream_files(dir.path(), "gateway.out");
-    assert!(files.iter().filter(|p| p.extension().is_some_and(|e| e == "gz")).count() > 50);
+    assert!(
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+            .count()
+            > 50
+    );
     let mut all = Vec::new();
     for f in &files {
         let bytes = read_any(f);
-        assert!(bytes.len() as u64 <= 64 * 1024, "{} is too big", f.display());
+        assert!(
+            bytes.len() as u64 <= 64 * 1024,
+            "{} is too big",
+            f.display()
+        );
         all.extend(bytes);
     }
     check_numbered(&all, 200_000);
@@ -72,26 +86,47 @@ fn time_rotation_happens_at_the_boundary_of_an_injected_clock() {
     cfg.rotate_every = RotateEvery::Hourly;
     cfg.rotate_timezone = RotateTimezone::Utc;
     cfg.compress = false;
-    let t0: SystemTime = chrono::DateTime::parse_from_rfc3339("2026-11-24T13:59:59Z").unwrap().into();
+    let t0: SystemTime = chrono::DateTime::parse_from_rfc3339("2026-11-24T13:59:59Z")
+        .unwrap()
+        .into();
     let clock = Arc::new(ManualClock::new(t0));
-    let h = start(cfg, Options { clock: Some(clock.clone()), ..Default::default() });
+    let h = start(
+        cfg,
+        Options {
+            clock: Some(clock.clone()),
+            ..Default::default()
+        },
+    );
     let (r, w) = nix::unistd::pipe().unwrap();
     h.pipeline.attach_fd(clawvisor::logs::Stream::Out, r);
     let mut w = std::fs::File::from(w);
     use std::io::Write;
     writeln!(w, "before the hour").unwrap();
-    assert!(eventually(T, || h.pipeline.flush(T) && std::fs::read_to_string(dir.path().join("gateway.out.log")).unwrap_or_default().contains("before")));
+    assert!(eventually(T, || h.pipeline.flush(T)
+        && std::fs::read_to_string(dir.path().join("gateway.out.log"))
+            .unwrap_or_default()
+            .contains("before")));
     // Not yet: nothing rotated before the boundary.
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(stream_files(dir.path(), "gateway.out").len(), 1);
     clock.advance(Duration::from_secs(2));
     let rotated = dir.path().join("gateway.out.20261124T140001.000Z.log");
-    assert!(eventually(T, || rotated.exists()), "files: {:?}", names(dir.path()));
-    assert_eq!(std::fs::read_to_string(&rotated).unwrap(), "before the hour\n");
+    assert!(
+        eventually(T, || rotated.exists()),
+        "files: {:?}",
+        names(dir.path())
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rotated).unwrap(),
+        "before the hour\n"
+    );
     writeln!(w, "after the hour").unwrap();
     drop(w);
     h.pipeline.finish(T);
-    assert_eq!(std::fs::read_to_string(dir.path().join("gateway.out.log")).unwrap(), "after the hour\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("gateway.out.log")).unwrap(),
+        "after the hour\n"
+    );
     // The empty err file was not rotated (notifempty).
     assert!(stream_files(dir.path(), "gateway.err").len() == 1);
     // The next boundary is an hour later, not sooner.
@@ -103,7 +138,11 @@ fn leftover_gz_tmp_is_cleaned_up_and_the_file_compressed_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("gateway.out.20261124T000000.000Z.log"), "old day\n").unwrap();
-    std::fs::write(d.join("gateway.out.20261124T000000.000Z.log.gz.tmp"), "half a gzip").unwrap();
+    std::fs::write(
+        d.join("gateway.out.20261124T000000.000Z.log.gz.tmp"),
+        "half a gzip",
+    )
+    .unwrap();
     // Crashed after the rename, before the unlink: the .gz is complete, the plain is stale.
     let gz = {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -111,10 +150,16 @@ fn leftover_gz_tmp_is_cleaned_up_and_the_file_compressed_at_start() {
         e.finish().unwrap()
     };
     std::fs::write(d.join("gateway.out.20261125T000000.000Z.log.gz"), gz).unwrap();
-    std::fs::write(d.join("gateway.out.20261125T000000.000Z.log"), "second day\n").unwrap();
+    std::fs::write(
+        d.join("gateway.out.20261125T000000.000Z.log"),
+        "second day\n",
+    )
+    .unwrap();
     let h = start(logs_config(d), Options::default());
     assert!(
-        eventually(T, || names(d).iter().all(|n| !n.ends_with(".tmp") && !n.ends_with("Z.log"))),
+        eventually(T, || names(d)
+            .iter()
+            .all(|n| !n.ends_with(".tmp") && !n.ends_with("Z.log"))),
         "files: {:?}",
         names(d)
     );
@@ -130,7 +175,10 @@ fn touch_rotated(dir: &std::path::Path, stamp: &str, bytes: usize, age: Duration
 }
 
 fn rotated(dir: &std::path::Path) -> Vec<String> {
-    names(dir).into_iter().filter(|n| n.contains("Z.log")).collect()
+    names(dir)
+        .into_iter()
+        .filter(|n| n.contains("Z.log"))
+        .collect()
 }
 
 #[test]
@@ -139,7 +187,12 @@ fn retention_by_count_age_and_total_size_deletes_the_oldest_first() {
     // By count.
     let dir = tempfile::tempdir().unwrap();
     for i in 0..5 {
-        touch_rotated(dir.path(), &format!("2026112{i}T000000.000Z"), 10, Duration::ZERO);
+        touch_rotated(
+            dir.path(),
+            &format!("2026112{i}T000000.000Z"),
+            10,
+            Duration::ZERO,
+        );
     }
     let mut cfg = logs_config(dir.path());
     cfg.compress = false;
@@ -147,7 +200,11 @@ fn retention_by_count_age_and_total_size_deletes_the_oldest_first() {
     let h = start(cfg.clone(), Options::default());
     assert!(eventually(T, || rotated(dir.path()).len() == 3));
     h.pipeline.finish(T);
-    assert!(rotated(dir.path())[0].contains("20261122T"), "{:?}", rotated(dir.path()));
+    assert!(
+        rotated(dir.path())[0].contains("20261122T"),
+        "{:?}",
+        rotated(dir.path())
+    );
 
     // By age.
     let dir = tempfile::tempdir().unwrap();
@@ -164,7 +221,11 @@ fn retention_by_count_age_and_total_size_deletes_the_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
     touch_rotated(dir.path(), "20261120T000000.000Z", 1000, Duration::ZERO);
     touch_rotated(dir.path(), "20261121T000000.000Z", 1000, Duration::ZERO);
-    std::fs::write(dir.path().join("gateway.err.20261122T000000.000Z.log.gz"), vec![0u8; 1000]).unwrap();
+    std::fs::write(
+        dir.path().join("gateway.err.20261122T000000.000Z.log.gz"),
+        vec![0u8; 1000],
+    )
+    .unwrap();
     cfg.dir = dir.path().to_path_buf();
     cfg.max_total_size = Some(Size(2500));
     let h = start(cfg, Options::default());
@@ -172,7 +233,10 @@ fn retention_by_count_age_and_total_size_deletes_the_oldest_first() {
     h.pipeline.finish(T);
     assert_eq!(
         rotated(dir.path()),
-        vec!["gateway.err.20261122T000000.000Z.log.gz", "gateway.out.20261121T000000.000Z.log"]
+        vec![
+            "gateway.err.20261122T000000.000Z.log.gz",
+            "gateway.out.20261121T000000.000Z.log"
+        ]
     );
 }
 
@@ -188,14 +252,25 @@ fn delay_compress_keeps_the_newest_rotated_file_plain() {
     use std::io::Write;
     for i in 0..3 {
         writeln!(w, "file {i}").unwrap();
-        assert!(h.pipeline.flush(T) && eventually(T, || std::fs::metadata(dir.path().join("gateway.out.log")).is_ok_and(|m| m.len() > 0)));
+        assert!(
+            h.pipeline.flush(T)
+                && eventually(T, || std::fs::metadata(dir.path().join("gateway.out.log"))
+                    .is_ok_and(|m| m.len() > 0))
+        );
         h.pipeline.rotate();
         assert!(eventually(T, || rotated(dir.path()).len() == i + 1));
     }
-    assert!(eventually(T, || rotated(dir.path()).iter().filter(|n| n.ends_with(".gz")).count() == 2));
+    assert!(eventually(T, || rotated(dir.path())
+        .iter()
+        .filter(|n| n.ends_with(".gz"))
+        .count()
+        == 2));
     let r = rotated(dir.path());
     assert!(r[2].ends_with(".log"), "{r:?}");
     drop(w);
     h.pipeline.finish(T);
-    assert_eq!(read_stream(dir.path(), "gateway.out"), b"file 0\nfile 1\nfile 2\n");
+    assert_eq!(
+        read_stream(dir.path(), "gateway.out"),
+        b"file 0\nfile 1\nfile 2\n"
+    );
 }

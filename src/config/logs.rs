@@ -246,7 +246,9 @@ impl<'de> Deserialize<'de> for FileMode {
             .ok()
             .filter(|m| *m <= 0o7777)
             .map(FileMode)
-            .ok_or_else(|| de::Error::custom(format!("{s:?} is not an octal file mode (try \"0640\")")))
+            .ok_or_else(|| {
+                de::Error::custom(format!("{s:?} is not an octal file mode (try \"0640\")"))
+            })
     }
 }
 
@@ -294,14 +296,19 @@ impl LogsConfig {
         for (i, p) in self.patterns.iter().enumerate() {
             let key = format!("logs.patterns.{i}");
             match (&p.literal, &p.regex) {
-                (Some(_), Some(_)) => out.push((key, "set either literal or regex, not both".into())),
+                (Some(_), Some(_)) => {
+                    out.push((key, "set either literal or regex, not both".into()))
+                }
                 (None, None) => out.push((key, "needs a literal or a regex".into())),
                 (Some(l), None) if l.is_empty() => {
                     out.push((format!("{key}.literal"), "must not be empty".into()))
                 }
                 (None, Some(r)) => {
                     if let Err(e) = regex::bytes::Regex::new(r) {
-                        out.push((format!("{key}.regex"), format!("{r:?} is not a valid regex: {e}")));
+                        out.push((
+                            format!("{key}.regex"),
+                            format!("{r:?} is not a valid regex: {e}"),
+                        ));
                     } else if regex::bytes::Regex::new(r).is_ok_and(|re| re.is_match(b"")) {
                         out.push((format!("{key}.regex"), format!("{r:?} matches every line")));
                     }
@@ -323,6 +330,11 @@ mod tests {
             "15m".parse::<RotateEvery>().unwrap(),
             RotateEvery::Every(std::time::Duration::from_secs(900))
         );
-        assert!("weekly".parse::<RotateEvery>().unwrap_err().contains("not a rotation period"));
+        assert!(
+            "weekly"
+                .parse::<RotateEvery>()
+                .unwrap_err()
+                .contains("not a rotation period")
+        );
     }
 }

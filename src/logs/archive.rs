@@ -67,7 +67,10 @@ impl Archiver {
 
     fn list(&self) -> Listed {
         let bases = super::writer::bases(self.cfg.layout);
-        let mut l = Listed { plain: Vec::new(), all: Vec::new() };
+        let mut l = Listed {
+            plain: Vec::new(),
+            all: Vec::new(),
+        };
         let Ok(rd) = std::fs::read_dir(&self.cfg.dir) else {
             return l;
         };
@@ -91,7 +94,9 @@ impl Archiver {
                 // Crashed after the rename, before the unlink: the .gz is complete.
                 Kind::Plain if exists(&format!("{name}.gz")) => cleanup.push(path),
                 _ => {
-                    let Ok(m) = std::fs::metadata(&path) else { continue };
+                    let Ok(m) = std::fs::metadata(&path) else {
+                        continue;
+                    };
                     let a = Archived {
                         path,
                         base: r.base.clone(),
@@ -122,7 +127,9 @@ impl Archiver {
         for i in retention::to_delete(files, &limits, self.clock.now()) {
             match std::fs::remove_file(&files[i].path) {
                 Ok(()) => Counters::add(&self.stats.files_deleted, 1),
-                Err(e) => tracing::warn!(target: "clawvisor::logs", "deleting {}: {e}", files[i].path.display()),
+                Err(e) => {
+                    tracing::warn!(target: "clawvisor::logs", "deleting {}: {e}", files[i].path.display())
+                }
             }
         }
     }
@@ -148,7 +155,9 @@ impl Archiver {
             let mut it = keep.iter();
             todo.retain(|_| !*it.next().unwrap());
         }
-        self.stats.compress_backlog.store(todo.len() as u64, Ordering::Relaxed);
+        self.stats
+            .compress_backlog
+            .store(todo.len() as u64, Ordering::Relaxed);
         for a in &todo {
             if self.stop.load(Ordering::Relaxed) {
                 return;
@@ -156,7 +165,9 @@ impl Archiver {
             match self.compress(&a.path) {
                 Ok(true) => Counters::add(&self.stats.files_compressed, 1),
                 Ok(false) => return, // stopped
-                Err(e) => tracing::warn!(target: "clawvisor::logs", "compressing {}: {e}", a.path.display()),
+                Err(e) => {
+                    tracing::warn!(target: "clawvisor::logs", "compressing {}: {e}", a.path.display())
+                }
             }
             self.stats.compress_backlog.fetch_sub(1, Ordering::Relaxed);
         }

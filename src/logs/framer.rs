@@ -98,7 +98,12 @@ impl Framer {
     /// Appends the pieces of the start of an unfinished line that is already longer than
     /// `max_line`; returns (lines made, bytes of `partial` consumed). At least one byte is
     /// left, so the line's last piece (without the marker) comes with its `\n`.
-    pub fn push_overflow(&mut self, partial: &[u8], at: SystemTime, out: &mut Vec<u8>) -> (u64, usize) {
+    pub fn push_overflow(
+        &mut self,
+        partial: &[u8],
+        at: SystemTime,
+        out: &mut Vec<u8>,
+    ) -> (u64, usize) {
         let mut used = 0;
         let mut n = 0;
         while partial.len() - used > self.max_line {

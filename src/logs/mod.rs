@@ -261,12 +261,21 @@ impl LogPipeline {
         let mut v = core.stats.to_json();
         let files: Vec<String> = writer::bases(core.cfg.layout)
             .iter()
-            .map(|b| core.cfg.dir.join(naming::live_name(b)).display().to_string())
+            .map(|b| {
+                core.cfg
+                    .dir
+                    .join(naming::live_name(b))
+                    .display()
+                    .to_string()
+            })
             .collect();
         let o = v.as_object_mut().expect("an object");
         o.insert("dir".into(), serde_json::json!(core.cfg.dir));
         o.insert("files".into(), serde_json::json!(files));
-        o.insert("queue_bytes".into(), serde_json::json!(core.queue.queued_bytes()));
+        o.insert(
+            "queue_bytes".into(),
+            serde_json::json!(core.queue.queued_bytes()),
+        );
         o.insert("dropping".into(), serde_json::json!(core.drops.pending()));
         v
     }

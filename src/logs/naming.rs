@@ -74,7 +74,10 @@ mod tests {
         let b = stamp(UNIX_EPOCH + Duration::from_millis(1_795_000_000_100));
         assert_eq!(a, "20261118T110640.007Z");
         assert!(rotated_name("gateway.out", &a) < rotated_name("gateway.out", &b));
-        let p = parse_rotated(&format!("{}.gz", rotated_name("gateway.out", &a)), &["gateway.out"]);
+        let p = parse_rotated(
+            &format!("{}.gz", rotated_name("gateway.out", &a)),
+            &["gateway.out"],
+        );
         assert_eq!(p.unwrap().kind, Kind::Gz);
         assert!(parse_rotated("gateway.out.log", &["gateway.out"]).is_none());
         assert!(parse_rotated("other.20261118T110640.007Z.log", &["gateway.out"]).is_none());

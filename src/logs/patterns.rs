@@ -42,7 +42,11 @@ fn compile(rules: Vec<PatternRule>) -> Result<Option<Compiled>, regex::Error> {
     let parts: Vec<String> = rules.iter().map(rule_regex).collect();
     let any = Regex::new(&format!(
         "(?m){}",
-        parts.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+        parts
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|")
     ))?;
     let set = RegexSet::new(&parts)?;
     Ok(Some(Compiled {
@@ -100,7 +104,9 @@ fn run(
         if let Some(rules) = new_rules.lock().unwrap().take() {
             match compile(rules) {
                 Ok(c) => compiled = c,
-                Err(e) => tracing::error!(target: "clawvisor::logs", "new log patterns rejected: {e}"),
+                Err(e) => {
+                    tracing::error!(target: "clawvisor::logs", "new log patterns rejected: {e}")
+                }
             }
         }
         if let Some(c) = compiled.as_mut() {
@@ -116,9 +122,12 @@ fn scan(c: &mut Compiled, b: &Batch, inbox: &Inbox, stats: &Counters) {
         let data = &b.data;
         let mut pos = 0;
         while pos < data.len() {
-            let Some(m) = c.any.find_at(data, pos) else { break };
+            let Some(m) = c.any.find_at(data, pos) else {
+                break;
+            };
             let start = memchr::memrchr(b'\n', &data[..m.start()]).map_or(0, |i| i + 1);
-            let end = memchr::memchr(b'\n', &data[m.start()..]).map_or(data.len(), |i| m.start() + i);
+            let end =
+                memchr::memchr(b'\n', &data[m.start()..]).map_or(data.len(), |i| m.start() + i);
             check_line(c, b, &data[start..end], inbox, stats);
             pos = end + 1;
         }
@@ -144,7 +153,10 @@ fn check_line(c: &mut Compiled, b: &Batch, line: &[u8], inbox: &Inbox, stats: &C
             continue;
         }
         c.last_fired[i] = Some(now);
-        let text: String = String::from_utf8_lossy(line).chars().take(REASON_CHARS).collect();
+        let text: String = String::from_utf8_lossy(line)
+            .chars()
+            .take(REASON_CHARS)
+            .collect();
         let name = rule.display_name();
         let reaction = rule.action;
         tracing::info!(target: "clawvisor::logs", "log pattern {name:?} matched on std{} ({}): {text}",

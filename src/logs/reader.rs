@@ -20,7 +20,11 @@ const HAND_OVER: usize = 64 * 1024;
 pub fn run(core: Arc<Core>, stream: Stream, pipe: File) {
     // SAFETY: fcntl on a pipe fd we own; failure (not a pipe, over the limit) is harmless.
     unsafe {
-        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, READ_SIZE as libc::c_int);
+        libc::fcntl(
+            pipe.as_raw_fd(),
+            libc::F_SETPIPE_SZ,
+            READ_SIZE as libc::c_int,
+        );
     }
     let cfg = &core.cfg;
     let merged = cfg.layout == crate::config::LogLayout::Merged;
@@ -37,9 +41,7 @@ pub fn run(core: Arc<Core>, stream: Stream, pipe: File) {
         }
         let spare = buf.spare_capacity_mut();
         // SAFETY: reads into the Vec's spare capacity; only the bytes read are exposed.
-        let n = unsafe {
-            libc::read(pipe.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len())
-        };
+        let n = unsafe { libc::read(pipe.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
@@ -91,7 +93,13 @@ pub fn run(core: Arc<Core>, stream: Stream, pipe: File) {
 }
 
 /// Cuts an unfinished line that is already longer than `max_line`.
-fn overflow(core: &Arc<Core>, stream: Stream, framer: &mut Framer, buf: &mut Vec<u8>, at: std::time::SystemTime) {
+fn overflow(
+    core: &Arc<Core>,
+    stream: Stream,
+    framer: &mut Framer,
+    buf: &mut Vec<u8>,
+    at: std::time::SystemTime,
+) {
     if buf.len() <= framer.max_line() {
         return;
     }
@@ -101,7 +109,14 @@ fn overflow(core: &Arc<Core>, stream: Stream, framer: &mut Framer, buf: &mut Vec
     emit(core, stream, out, n, framer.prefix_len(), at);
 }
 
-fn emit(core: &Arc<Core>, stream: Stream, data: Vec<u8>, lines: u64, prefix_len: usize, at: std::time::SystemTime) {
+fn emit(
+    core: &Arc<Core>,
+    stream: Stream,
+    data: Vec<u8>,
+    lines: u64,
+    prefix_len: usize,
+    at: std::time::SystemTime,
+) {
     if data.is_empty() {
         return;
     }

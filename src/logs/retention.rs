@@ -42,7 +42,10 @@ pub fn to_delete(files: &[Archived], limits: &Limits, now: SystemTime) -> Vec<us
         }
     }
     if let Some(max) = limits.max_total {
-        let mut total: u64 = (0..files.len()).filter(|i| !doomed[*i]).map(|i| files[i].size).sum();
+        let mut total: u64 = (0..files.len())
+            .filter(|i| !doomed[*i])
+            .map(|i| files[i].size)
+            .sum();
         for &i in order.iter().rev() {
             if total <= max {
                 break;
@@ -79,7 +82,11 @@ mod tests {
             f("a", "2", 10, 50, now),
             f("b", "1", 10, 100, now),
         ];
-        let lim = |k, age, tot| Limits { keep_files: k, max_age: Duration::from_secs(age), max_total: tot };
+        let lim = |k, age, tot| Limits {
+            keep_files: k,
+            max_age: Duration::from_secs(age),
+            max_total: tot,
+        };
         assert_eq!(to_delete(&files, &lim(2, 0, None), now), vec![1]);
         assert_eq!(to_delete(&files, &lim(9, 60, None), now), vec![1, 3]);
         let mut by_total = to_delete(&files, &lim(9, 0, Some(20)), now);

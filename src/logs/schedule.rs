@@ -33,11 +33,17 @@ fn midnight(now: SystemTime, tz: RotateTimezone) -> SystemTime {
 }
 
 /// The first boundary strictly after `now`, or None when time rotation is off.
-pub fn next_boundary(now: SystemTime, every: RotateEvery, tz: RotateTimezone) -> Option<SystemTime> {
+pub fn next_boundary(
+    now: SystemTime,
+    every: RotateEvery,
+    tz: RotateTimezone,
+) -> Option<SystemTime> {
     let p = period(every)?;
     if p > DAY {
         // Longer than a day: boundaries counted from the Unix epoch.
-        let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let since = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         let k = since.as_nanos() / p.as_nanos() + 1;
         return Some(SystemTime::UNIX_EPOCH + p * k as u32);
     }
@@ -54,7 +60,9 @@ pub fn next_boundary(now: SystemTime, every: RotateEvery, tz: RotateTimezone) ->
 pub fn period_start(now: SystemTime, every: RotateEvery, tz: RotateTimezone) -> Option<SystemTime> {
     let p = period(every)?;
     if p > DAY {
-        let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let since = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         let k = since.as_nanos() / p.as_nanos();
         return Some(SystemTime::UNIX_EPOCH + p * k as u32);
     }
@@ -76,17 +84,30 @@ mod tests {
     fn daily_and_hourly_boundaries_in_utc() {
         let now = utc("2026-11-24T13:05:01Z");
         let tz = RotateTimezone::Utc;
-        assert_eq!(next_boundary(now, RotateEvery::Daily, tz), Some(utc("2026-11-25T00:00:00Z")));
-        assert_eq!(next_boundary(now, RotateEvery::Hourly, tz), Some(utc("2026-11-24T14:00:00Z")));
+        assert_eq!(
+            next_boundary(now, RotateEvery::Daily, tz),
+            Some(utc("2026-11-25T00:00:00Z"))
+        );
+        assert_eq!(
+            next_boundary(now, RotateEvery::Hourly, tz),
+            Some(utc("2026-11-24T14:00:00Z"))
+        );
         assert_eq!(
             next_boundary(now, RotateEvery::Every(Duration::from_secs(7 * 3600)), tz),
             Some(utc("2026-11-24T14:00:00Z"))
         );
         assert_eq!(
-            next_boundary(utc("2026-11-24T22:00:00Z"), RotateEvery::Every(Duration::from_secs(7 * 3600)), tz),
+            next_boundary(
+                utc("2026-11-24T22:00:00Z"),
+                RotateEvery::Every(Duration::from_secs(7 * 3600)),
+                tz
+            ),
             Some(utc("2026-11-25T00:00:00Z"))
         );
-        assert_eq!(period_start(now, RotateEvery::Daily, tz), Some(utc("2026-11-24T00:00:00Z")));
+        assert_eq!(
+            period_start(now, RotateEvery::Daily, tz),
+            Some(utc("2026-11-24T00:00:00Z"))
+        );
         assert_eq!(next_boundary(now, RotateEvery::Never, tz), None);
     }
 }

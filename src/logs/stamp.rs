@@ -19,8 +19,8 @@ impl StampCache {
         let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
         let (secs, millis) = (d.as_secs(), d.subsec_millis());
         if !self.valid || secs != self.second {
-            let dt = chrono::DateTime::<chrono::Utc>::from_timestamp(secs as i64, 0)
-                .unwrap_or_default();
+            let dt =
+                chrono::DateTime::<chrono::Utc>::from_timestamp(secs as i64, 0).unwrap_or_default();
             let s = dt.format("%Y-%m-%dT%H:%M:%S.").to_string();
             self.head.copy_from_slice(&s.as_bytes()[..20]);
             self.second = secs;

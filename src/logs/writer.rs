@@ -73,7 +73,11 @@ impl Writer {
             .collect();
         let now = self.clock.now();
         let mut run = Run {
-            next_time: schedule::next_boundary(now, self.cfg.rotate_every, self.cfg.rotate_timezone),
+            next_time: schedule::next_boundary(
+                now,
+                self.cfg.rotate_every,
+                self.cfg.rotate_timezone,
+            ),
             w: self,
             files,
             last_stamp: String::new(),
@@ -105,7 +109,8 @@ impl Writer {
 impl Run {
     /// Opens the live files; one left from an earlier period is rotated first.
     fn open_at_start(&mut self, now: SystemTime) {
-        let start = schedule::period_start(now, self.w.cfg.rotate_every, self.w.cfg.rotate_timezone);
+        let start =
+            schedule::period_start(now, self.w.cfg.rotate_every, self.w.cfg.rotate_timezone);
         for i in 0..self.files.len() {
             let _ = self.open(i);
             let stale = std::fs::metadata(&self.files[i].path)
@@ -207,7 +212,11 @@ impl Run {
         };
         while result.is_ok() && !rest.is_empty() {
             let size = self.files[i].size;
-            let room = if max == 0 { u64::MAX } else { max.saturating_sub(size) };
+            let room = if max == 0 {
+                u64::MAX
+            } else {
+                max.saturating_sub(size)
+            };
             if rest.len() as u64 <= room {
                 result = self.append(i, rest);
                 if result.is_ok() {
@@ -247,7 +256,9 @@ impl Run {
                 Counters::add(&stats.lines_dropped, lost_lines);
                 Counters::add(&stats.bytes_dropped, len);
                 let reason = format!("writing {} failed: {e}", self.files[i].path.display());
-                self.w.drops.record(b.stream, lost_lines, len, b.at, &reason);
+                self.w
+                    .drops
+                    .record(b.stream, lost_lines, len, b.at, &reason);
                 self.w.queue.report(false);
                 // A file that cannot be written is reopened on the next try (it may have
                 // been deleted or its disk remounted).

@@ -27,7 +27,11 @@ pub fn logs_config(dir: &Path) -> LogsConfig {
 pub fn start(cfg: LogsConfig, opts: Options) -> Harness {
     let (inbox, inbox_rx) = Inbox::channel();
     let pipeline = LogPipeline::start_with(&cfg, inbox, opts).expect("pipeline starts");
-    Harness { pipeline, inbox_rx, cfg }
+    Harness {
+        pipeline,
+        inbox_rx,
+        cfg,
+    }
 }
 
 impl Harness {
@@ -60,7 +64,9 @@ pub fn stream_files(dir: &Path, base: &str) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(|n| {
             let rest = n.strip_prefix(&format!("{base}."))?;
-            let stamp = rest.strip_suffix(".log.gz").or_else(|| rest.strip_suffix(".log"))?;
+            let stamp = rest
+                .strip_suffix(".log.gz")
+                .or_else(|| rest.strip_suffix(".log"))?;
             (stamp.len() == 20).then(|| stamp.to_string())
         })
         .collect();
@@ -70,7 +76,11 @@ pub fn stream_files(dir: &Path, base: &str) -> Vec<PathBuf> {
         .iter()
         .map(|s| {
             let gz = dir.join(format!("{base}.{s}.log.gz"));
-            if gz.exists() { gz } else { dir.join(format!("{base}.{s}.log")) }
+            if gz.exists() {
+                gz
+            } else {
+                dir.join(format!("{base}.{s}.log"))
+            }
         })
         .collect();
     let live = dir.join(format!("{base}.log"));
@@ -95,7 +105,10 @@ pub fn read_any(p: &Path) -> Vec<u8> {
 
 /// Everything captured for `base`, in order, through every rotated file.
 pub fn read_stream(dir: &Path, base: &str) -> Vec<u8> {
-    stream_files(dir, base).iter().flat_map(|p| read_any(p)).collect()
+    stream_files(dir, base)
+        .iter()
+        .flat_map(|p| read_any(p))
+        .collect()
 }
 
 pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -118,7 +131,8 @@ pub fn spawn_sh(h: &Harness, script: &str) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    h.pipeline.attach(child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    h.pipeline
+        .attach(child.stdout.take().unwrap(), child.stderr.take().unwrap());
     child
 }
 
