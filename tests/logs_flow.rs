@@ -56,6 +56,8 @@ fn disk_full_drops_and_counts_lines_without_blocking_the_child_then_recovers() {
         "the child was blocked by the full disk"
     );
     eprintln!("child finished in {:?}", t0.elapsed());
+    // The pipe may still hold the child's last MiB: wait until the reader has it all.
+    assert!(eventually(T, || h.pipeline.stats()["lines_read"] == 500_000));
     assert!(h.pipeline.flush(T));
     let stats = h.pipeline.stats();
     assert!(

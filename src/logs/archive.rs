@@ -32,12 +32,17 @@ pub struct Archiver {
     pub stop: Arc<AtomicBool>,
 }
 
-/// Compression must not slow the capture: the archiver runs at nice 19.
+/// Compression must not slow the capture: the archiver runs under SCHED_IDLE (a share
+/// below nice 19, and it never preempts the readers or the writer). It is not starved:
+/// under CFS an idle-class thread still gets a small share of a fully busy CPU.
 fn lower_priority() {
-    // SAFETY: setpriority on this thread's own id has no memory-safety preconditions.
+    // SAFETY: plain syscalls on this thread's own id; failure leaves the priority as it was.
     unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(tid, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+        }
     }
 }
 

@@ -54,6 +54,23 @@ use ring::Ring;
 use stats::Counters;
 use writer::Writer;
 
+/// Batches are big (up to 1 MiB) and freed on another thread than the one that made them.
+/// With glibc's default, dynamic thresholds, freed batch memory stays resident in the
+/// reader threads' arenas (about 60 MiB during a 1 GiB burst); a fixed trim threshold
+/// gives it back at once (about 12 MiB), at no measurable cost in throughput.
+/// Process-wide, done once.
+fn limit_heap_retention() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(target_env = "gnu")]
+        // SAFETY: mallopt only changes allocator tunables; it is called before the
+        // pipeline's threads allocate.
+        unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+        }
+    });
+}
+
 /// How long `finish` gives the archiver to stop cleanly.
 const ARCHIVER_STOP_WAIT: Duration = Duration::from_millis(500);
 
@@ -110,6 +127,7 @@ struct Core {
     follow: tokio::sync::broadcast::Sender<LogLine>,
     matcher: Matcher,
     tee: Option<SyncSender<Arc<Batch>>>,
+    pool: Arc<batch::BufferPool>,
 }
 
 impl Core {
@@ -167,6 +185,7 @@ impl LogPipeline {
     }
 
     pub fn start_with(cfg: &LogsConfig, inbox: Inbox, opts: Options) -> io::Result<LogPipeline> {
+        limit_heap_retention();
         std::fs::create_dir_all(&cfg.dir)?;
         let clock: Arc<dyn Clock> = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let stats = Arc::new(Counters::default());
@@ -205,6 +224,7 @@ impl LogPipeline {
             matcher: Matcher::start(cfg.effective_patterns(), inbox, stats.clone()),
             tee: cfg.tee.then(|| tee::start(stats.clone())),
             ring: Ring::new(cfg.ring_lines),
+            pool: reader::pool(),
             follow: tokio::sync::broadcast::channel(1024).0,
             cfg: cfg.clone(),
             clock,

@@ -60,7 +60,7 @@ impl Queue {
     }
 
     pub fn push(&self, b: Arc<Batch>) -> Pushed {
-        let len = b.data.len();
+        let len = b.footprint();
         let mut s = self.state.lock().unwrap();
         loop {
             if s.items.is_empty() || s.bytes + len <= self.cap {
@@ -91,7 +91,7 @@ impl Queue {
         let deadline = Instant::now() + wait;
         loop {
             if let Some(b) = s.items.pop_front() {
-                s.bytes -= b.data.len();
+                s.bytes -= b.footprint();
                 s.progress = Instant::now();
                 drop(s);
                 self.not_full.notify_all();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Core;
 use super::Stream;
-use super::batch::Batch;
+use super::batch::{Batch, BufferPool};
 use super::framer::Framer;
 
 /// Bytes asked for per read(), and the pipe's capacity we ask the kernel for: fewer,
@@ -15,7 +15,13 @@ use super::framer::Framer;
 const READ_SIZE: usize = 1 << 20;
 /// A complete run of lines at least this big is handed on in the read buffer itself
 /// instead of being copied out of it.
-const HAND_OVER: usize = 64 * 1024;
+const HAND_OVER: usize = 256 * 1024;
+/// Spare read buffers kept warm (per pipeline).
+const POOL_KEEP: usize = 6;
+
+pub fn pool() -> std::sync::Arc<BufferPool> {
+    BufferPool::new(READ_SIZE, POOL_KEEP)
+}
 
 pub fn run(core: Arc<Core>, stream: Stream, pipe: File) {
     // SAFETY: fcntl on a pipe fd we own; failure (not a pipe, over the limit) is harmless.
@@ -34,9 +40,10 @@ pub fn run(core: Arc<Core>, stream: Stream, pipe: File) {
         cfg.timestamps,
         cfg.stream_prefix || merged,
     );
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut buf: Vec<u8> = core.pool.get();
     loop {
         if buf.capacity() - buf.len() < HAND_OVER {
+            // A long unfinished line: grow (this buffer then no longer goes to the pool).
             buf.reserve(READ_SIZE);
         }
         let spare = buf.spare_capacity_mut();
@@ -61,12 +68,9 @@ pub fn run(core: Arc<Core>, stream: Stream, pipe: File) {
             let data = if as_is && end >= HAND_OVER {
                 let rest = buf[end..].to_vec();
                 buf.truncate(end);
-                let mut data = std::mem::replace(&mut buf, Vec::with_capacity(READ_SIZE));
-                // Gives the unused tail back (an in-place realloc): queued batches hold
-                // only what they use, which keeps the resident memory small.
-                data.shrink_to_fit();
+                let data = std::mem::replace(&mut buf, core.pool.get());
                 buf.extend_from_slice(&rest);
-                emit(&core, stream, data, lines, 0, at);
+                emit_pooled(&core, stream, data, lines, at);
                 continue;
             } else if as_is {
                 buf[..end].to_vec()
@@ -126,6 +130,26 @@ fn emit(
         lines,
         prefix_len,
         at,
+        pool: None,
+    });
+    core.accept(b);
+}
+
+/// A read buffer handed on as it is; it returns to the pool when every user is done.
+fn emit_pooled(
+    core: &Arc<Core>,
+    stream: Stream,
+    data: Vec<u8>,
+    lines: u64,
+    at: std::time::SystemTime,
+) {
+    let b = Arc::new(Batch {
+        stream,
+        data,
+        lines,
+        prefix_len: 0,
+        at,
+        pool: Some(core.pool.clone()),
     });
     core.accept(b);
 }
