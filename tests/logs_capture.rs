@@ -98,7 +98,7 @@ fn a_pattern_rule_with_action_restart_restarts_the_gateway() {
         "--print",
         "fatal: engine wedged (code 7)",
     ];
-    let logs = "compress = false\n[[logs.patterns]]\nname = \"wedged\"\nregex = 'engine wedged \\(code \\d+\\)'\nstream = \"out\"\naction = \"restart\"\ncooldown = \"1s\"\n";
+    let logs = "compress = false\ntimestamps = true\n[[logs.patterns]]\nname = \"wedged\"\nregex = 'engine wedged \\(code \\d+\\)'\nstream = \"out\"\naction = \"restart\"\ncooldown = \"1s\"\n";
     let body = config(
         dir.path(),
         &argv,

@@ -14,7 +14,8 @@ use super::stats::Counters;
 use crate::config::PatternRule;
 use crate::supervisor::{Event, Inbox, Reaction};
 
-const MATCH_QUEUE: usize = 16;
+/// Batches waiting for the matcher (each up to about 1 MiB: this bounds its memory).
+const MATCH_QUEUE: usize = 4;
 /// Longest excerpt of the matching line put in the event.
 const REASON_CHARS: usize = 300;
 
@@ -25,6 +26,9 @@ struct Compiled {
     /// Which rules a candidate line matches.
     set: RegexSet,
     last_fired: Vec<Option<Instant>>,
+    /// Some rule anchors to the line start: with a prefix in front of every line, those
+    /// lines must be searched one by one.
+    anchored: bool,
 }
 
 fn rule_regex(r: &PatternRule) -> String {
@@ -50,6 +54,7 @@ fn compile(rules: Vec<PatternRule>) -> Result<Option<Compiled>, regex::Error> {
     ))?;
     let set = RegexSet::new(&parts)?;
     Ok(Some(Compiled {
+        anchored: parts.iter().any(|p| p.contains('^')),
         last_fired: vec![None; rules.len()],
         rules,
         any,
@@ -116,7 +121,7 @@ fn run(
 }
 
 fn scan(c: &mut Compiled, b: &Batch, inbox: &Inbox, stats: &Counters) {
-    if b.prefix_len == 0 {
+    if b.prefix_len == 0 || !c.anchored {
         // One search over the whole batch finds candidate lines; each candidate line is
         // then checked rule by rule, and the search goes on after that line.
         let data = &b.data;
@@ -128,7 +133,8 @@ fn scan(c: &mut Compiled, b: &Batch, inbox: &Inbox, stats: &Counters) {
             let start = memchr::memrchr(b'\n', &data[..m.start()]).map_or(0, |i| i + 1);
             let end =
                 memchr::memchr(b'\n', &data[m.start()..]).map_or(data.len(), |i| m.start() + i);
-            check_line(c, b, &data[start..end], inbox, stats);
+            let line = &data[start..end];
+            check_line(c, b, line.get(b.prefix_len..).unwrap_or(line), inbox, stats);
             pos = end + 1;
         }
     } else {

@@ -10,7 +10,8 @@ use super::Stream;
 use super::batch::Batch;
 use super::stats::Counters;
 
-const TEE_QUEUE: usize = 16;
+/// Batches waiting for the terminal (each up to about 1 MiB).
+const TEE_QUEUE: usize = 4;
 
 pub fn start(stats: Arc<Counters>) -> SyncSender<Arc<Batch>> {
     let (tx, rx) = sync_channel(TEE_QUEUE);
