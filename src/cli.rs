@@ -41,6 +41,8 @@ pub enum Cmd {
         #[arg(long, short, env = "CLAWVISOR_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Talk to a running clawvisor through its control socket (status, pause, resume, ...).
+    Ctl(crate::control::CtlArgs),
     /// Print a commented config for openclaw to start from.
     Init,
     /// Run the demo: clawvisor supervising the bundled fake gateway, which crashes now and

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod logs;
 pub mod process;
 pub mod supervisor;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clawvisor::cli::{Cli, Cmd, LogFormat};
 use clawvisor::config::{Config, DEFAULT_CONFIG_PATH};
+use clawvisor::control::{ControlContext, ControlServer};
 use clawvisor::supervisor::Runner;
 
 /// The commented example config, printed by `clawvisor init`.
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Check { config } => check(config.as_deref()),
+        Cmd::Ctl(args) => clawvisor::control::run_ctl(args),
         Cmd::Init => {
             print!("{EXAMPLE_CONFIG}");
             0
@@ -94,15 +96,32 @@ fn run(cfg: Config) -> i32 {
             return 1;
         }
     };
+    // Claim the control socket before anything is spawned: a second clawvisor stops here.
+    let control = match ControlServer::bind(&cfg.control) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
     rt.block_on(async move {
-        let (runner, _parts) = match Runner::start(cfg) {
+        let (runner, parts) = match Runner::start(cfg) {
             Ok(r) => r,
             Err(msg) => {
                 tracing::error!("{msg}");
                 return 1;
             }
         };
-        runner.run().await
+        let control = control.serve(ControlContext {
+            inbox: parts.inbox.clone(),
+            logs: parts.logs.clone(),
+            notices: parts.notices.clone(),
+        });
+        let code = runner.run().await;
+        // Aborting the server's task removes the socket file.
+        control.abort();
+        let _ = control.await;
+        code
     })
 }
 

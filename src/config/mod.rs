@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use control::ControlConfig;
+pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
@@ -74,6 +74,7 @@ impl Config {
         self.gateway.validate(&mut out);
         self.restart.validate(&mut out);
         self.logs.validate(&mut out);
+        self.control.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }

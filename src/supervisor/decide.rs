@@ -1,7 +1,7 @@
 //! `decide()`: the whole lifecycle policy in one pure function.
 //!
 //! No I/O, no clock reads: the state, one event and the time go in; the next state and the
-//! actions to perform come out. Where a crash loop becomes a pause: [`on_failure`].
+//! actions to perform come out. Where a crash loop becomes a pause: [`paused_for_crash_loop`].
 
 use std::time::Duration;
 
@@ -40,6 +40,10 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                     pid,
                     started_at: now.wall,
                 };
+            } else {
+                // A child nobody wants any more (the plan changed while it was starting):
+                // never leave it running unsupervised.
+                out.push(Action::KillTree { pid });
             }
         }
         Event::SpawnFailed { error } => {
@@ -210,14 +214,7 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
 
 /// A failure (crash, failed spawn): back off, or pause when it has become a crash loop.
 fn on_failure(s: &mut State, out: &mut Vec<Action>, now: Now, what: &str) {
-    if let Some(n) = record_crash(s, now) {
-        let window = humantime::format_duration(s.rules.restart.window.get());
-        pause(
-            s,
-            out,
-            now,
-            format!("crash loop: {n} failures within {window} (last: {what})"),
-        );
+    if paused_for_crash_loop(s, out, now, what) {
         return;
     }
     s.failures = s.failures.saturating_add(1);
@@ -235,6 +232,18 @@ fn on_failure(s: &mut State, out: &mut Vec<Action>, now: Now, what: &str) {
         until: now.mono + delay,
         delay,
     };
+}
+
+/// Counts a failure in the crash-loop window and pauses when it exceeds the limit. This is
+/// where a crash loop becomes a pause.
+fn paused_for_crash_loop(s: &mut State, out: &mut Vec<Action>, now: Now, what: &str) -> bool {
+    let Some(n) = record_crash(s, now) else {
+        return false;
+    };
+    let window = humantime::format_duration(s.rules.restart.window.get());
+    let reason = format!("crash loop: {n} failures within {window} (last: {what})");
+    pause(s, out, now, reason);
+    true
 }
 
 /// Counts a failure in the crash-loop window; returns the count when it exceeds the limit.
@@ -431,14 +440,7 @@ fn trouble(
             s.last_reason = Some(what.clone());
             // A rule-driven restart counts towards the crash loop: a gateway that keeps
             // tripping the same rule is paused for a person instead of restarted forever.
-            if let Some(n) = record_crash(s, now) {
-                let window = humantime::format_duration(s.rules.restart.window.get());
-                pause(
-                    s,
-                    out,
-                    now,
-                    format!("crash loop: {n} failures within {window} (last: {what})"),
-                );
+            if paused_for_crash_loop(s, out, now, &what) {
                 return;
             }
             out.push(Action::Alert {

@@ -482,3 +482,15 @@ fn stale_exit_events_are_ignored() {
     );
     assert!(matches!(sim.s.phase, Phase::Running { pid: 2, .. }));
 }
+
+#[test]
+fn a_child_spawned_after_the_plan_changed_is_killed() {
+    let mut sim = Sim::new(rules());
+    sim.ev(Event::Command(Command::Pause { reason: None }));
+    assert!(sim.is_paused());
+    assert_eq!(
+        sim.ev(Event::Spawned { pid: 3 }),
+        [Action::KillTree { pid: 3 }]
+    );
+    assert!(sim.is_paused());
+}

@@ -122,14 +122,29 @@ impl Runner {
             }
         };
         self.handle(Event::Boot { persisted_pause }).await;
+        // systemd's watchdog (WatchdogSec=): pinged from this loop, so a wedged brain is
+        // restarted by systemd. Half the interval, as sd_watchdog_enabled(3) advises.
+        let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+        let mut next_ping = tokio::time::Instant::now();
         while self.exit_code.is_none() {
+            if let Some(every) = watchdog
+                && tokio::time::Instant::now() >= next_ping
+            {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                next_ping = tokio::time::Instant::now() + every;
+            }
             let deadline = self.state.next_deadline();
+            let ping = watchdog.map(|_| next_ping.into_std());
+            let wake = match (deadline, ping) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let input = tokio::select! {
                 i = self.rx.recv() => match i {
                     Some(i) => i,
                     None => break,
                 },
-                _ = sleep_until(deadline) => Input::Event(Event::Tick),
+                _ = sleep_until(wake) => Input::Event(Event::Tick),
             };
             self.on_input(input).await;
         }
@@ -336,6 +351,11 @@ impl Runner {
                 for e in &errors.0 {
                     tracing::error!("{e}");
                 }
+                tracing::error!(
+                    "reload refused: {} has {} error(s); keeping the old one",
+                    path.display(),
+                    errors.0.len()
+                );
                 let msg = format!("the new config has errors; keeping the old one:\n{errors}");
                 self.notice("alert", msg.clone());
                 Err(msg)

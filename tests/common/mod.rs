@@ -201,6 +201,9 @@ impl Clawvisor {
     }
 
     fn kill_all(&mut self) {
+        // Everything under clawvisor, including grandchildren that setsid away (the parent-
+        // death signal reaches only the gateway itself).
+        let tree = clawvisor::process::tree::descendants(self.pid());
         if self.exited.is_none() && self.child.try_wait().ok().flatten().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -208,6 +211,9 @@ impl Clawvisor {
         // The gateways die with clawvisor (parent-death signal); make sure anyway, by group.
         for pid in self.gateway_pids() {
             unsafe { libc::killpg(pid, libc::SIGKILL) };
+        }
+        for pid in tree {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }

@@ -1,0 +1,442 @@
+//! `clawvisor ctl`: the command line over the control socket.
+//!
+//! Exit codes (scripts rely on them):
+//! - 0: done;
+//! - 1: refused or failed (clawvisor said no, or this user may not use the socket);
+//! - 2: usage (bad arguments, unreadable `--config`);
+//! - 3: clawvisor is not reachable (not running, wrong socket, no answer in time,
+//!   shutting down).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::client::{Client, ClientError, request};
+use super::protocol::{ErrorKind, Request, Response};
+use super::render;
+use super::{SYSTEM_SOCKET, socket_path};
+use crate::config::{Config, ControlConfig, DEFAULT_CONFIG_PATH, Dur, SignalName};
+use crate::logs::Stream;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_UNREACHABLE: i32 = 3;
+
+/// Talk to a running clawvisor through its control socket.
+///
+/// Exit codes: 0 done, 1 refused or failed, 2 usage error, 3 clawvisor not reachable.
+#[derive(Args, Debug, Clone)]
+#[command(
+    after_help = "Exit codes: 0 done; 1 refused or failed (clawvisor said no, or this user \
+may not use the socket); 2 usage error; 3 clawvisor not reachable (not running, wrong socket, \
+no answer in time)."
+)]
+pub struct CtlArgs {
+    /// The control socket (default: `[control] socket` from --config, else the default path).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Find the socket through this config file's `[control] socket`.
+    #[arg(long, short = 'c', global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Output for scripts: one JSON document; streams print one JSON object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// How long to wait for clawvisor's answer.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s")]
+    pub timeout: Dur,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum CtlCommand {
+    /// State, pid, uptime, restarts, last exit, backoff, pause reason, log statistics.
+    Status,
+    /// Stop the gateway gracefully and hold it down until `resume` (kept across restarts).
+    Pause {
+        /// Why, for whoever reads `status` next.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Clear a pause and the crash-loop counter, and start the gateway.
+    Resume,
+    /// Stop the gateway and start it again.
+    Restart,
+    /// Stop the gateway only; it stays down until `start` or `resume`.
+    Stop,
+    /// Start a stopped gateway.
+    Start,
+    /// Stop the gateway and exit clawvisor.
+    Shutdown,
+    /// Send a signal to the gateway's process group (e.g. `USR2`, `HUP`).
+    Signal {
+        /// Signal name, with or without `SIG`.
+        name: String,
+    },
+    /// The gateway's recent output.
+    Logs {
+        /// How many lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 50)]
+        lines: usize,
+        /// Keep printing new lines until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only one stream.
+        #[arg(long, value_enum)]
+        stream: Option<StreamArg>,
+    },
+    /// Rotate the log files now.
+    Rotate,
+    /// Re-read the config file.
+    Reload,
+    /// Print state changes and alerts as they happen, until interrupted.
+    Events,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamArg {
+    Out,
+    Err,
+}
+
+impl From<StreamArg> for Stream {
+    fn from(s: StreamArg) -> Stream {
+        match s {
+            StreamArg::Out => Stream::Out,
+            StreamArg::Err => Stream::Err,
+        }
+    }
+}
+
+impl CtlCommand {
+    fn to_request(&self) -> Result<Request, String> {
+        Ok(match self {
+            CtlCommand::Status => Request::Status,
+            CtlCommand::Pause { reason } => Request::Pause {
+                reason: reason.clone(),
+            },
+            CtlCommand::Resume => Request::Resume,
+            CtlCommand::Restart => Request::Restart,
+            CtlCommand::Stop => Request::Stop,
+            CtlCommand::Start => Request::Start,
+            CtlCommand::Shutdown => Request::Shutdown,
+            CtlCommand::Signal { name } => {
+                let sig: SignalName = name.parse()?;
+                Request::Signal {
+                    name: sig.to_string(),
+                }
+            }
+            CtlCommand::Logs {
+                lines,
+                follow,
+                stream,
+            } => Request::Logs {
+                lines: *lines,
+                follow: *follow,
+                stream: stream.map(Stream::from),
+            },
+            CtlCommand::Rotate => Request::Rotate,
+            CtlCommand::Reload => Request::Reload,
+            CtlCommand::Events => Request::Events,
+        })
+    }
+}
+
+/// Runs `clawvisor ctl ...` and returns the process exit code.
+pub fn run_ctl(args: CtlArgs) -> i32 {
+    let req = match args.command.to_request() {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    let target = match Target::resolve(&args) {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    let out = &mut io::stdout().lock();
+    let code = if req.is_stream() {
+        run_stream(&target, &req, &args, out)
+    } else {
+        match request(&target.path, &req, args.timeout.get()) {
+            Ok(resp) => print_answer(&target, resp, &args, out),
+            Err(e) => client_failure(&e),
+        }
+    };
+    let _ = out.flush();
+    code
+}
+
+/// The socket to talk to, and the resume command that names it.
+struct Target {
+    path: PathBuf,
+    /// True when a plain `clawvisor ctl` would not find this socket by itself.
+    non_default: bool,
+}
+
+impl Target {
+    fn resolve(args: &CtlArgs) -> Result<Target, String> {
+        let default = socket_path(&ControlConfig::default());
+        let path = if let Some(p) = &args.socket {
+            p.clone()
+        } else if let Some(c) = &args.config {
+            socket_path(&Config::load(c).map_err(|e| e.to_string())?.control)
+        } else {
+            from_installed_config().unwrap_or_else(|| {
+                // A user's shell looks in its own runtime dir; root's clawvisor is elsewhere.
+                if !default.exists() && Path::new(SYSTEM_SOCKET).exists() {
+                    PathBuf::from(SYSTEM_SOCKET)
+                } else {
+                    default.clone()
+                }
+            })
+        };
+        Ok(Target {
+            non_default: path != default,
+            path,
+        })
+    }
+
+    fn resume_command(&self) -> String {
+        if self.non_default {
+            format!("clawvisor ctl resume --socket {}", self.path.display())
+        } else {
+            "clawvisor ctl resume".into()
+        }
+    }
+}
+
+/// The socket named by the installed config, when it names one and parses.
+fn from_installed_config() -> Option<PathBuf> {
+    let p = Path::new(DEFAULT_CONFIG_PATH);
+    if !p.exists() {
+        return None;
+    }
+    Config::load(p).ok()?.control.socket
+}
+
+fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl Write) -> i32 {
+    let res = match resp {
+        Response::Error { kind, message } => return server_failure(kind, &message, args, out),
+        Response::Status { mut status } => {
+            if status.pause.is_some() {
+                status.resume_hint = Some(target.resume_command());
+            }
+            if args.json {
+                writeln!(out, "{}", json(&status))
+            } else {
+                write!(
+                    out,
+                    "{}",
+                    render::status_table(&status, &target.resume_command(), SystemTime::now())
+                )
+            }
+        }
+        Response::Logs { lines } => print_lines(&lines, args, out),
+        r @ Response::Ok { .. } if args.json => writeln!(out, "{}", json(&r)),
+        Response::Ok { message } => writeln!(out, "{message}"),
+        other => return fail(EXIT_FAILED, &format!("unexpected answer: {}", json(&other))),
+    };
+    match res {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(e) => fail(EXIT_FAILED, &format!("cannot write the answer: {e}")),
+    }
+}
+
+fn print_lines(
+    lines: &[crate::logs::LogLine],
+    args: &CtlArgs,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let both = !matches!(
+        args.command,
+        CtlCommand::Logs {
+            stream: Some(_),
+            ..
+        }
+    );
+    for l in lines {
+        if args.json {
+            writeln!(out, "{}", json(l))?;
+        } else {
+            writeln!(out, "{}", render::log_line(l, both))?;
+        }
+    }
+    Ok(())
+}
+
+fn run_stream(target: &Target, req: &Request, args: &CtlArgs, out: &mut impl Write) -> i32 {
+    let first = Client::connect(&target.path, Some(args.timeout.get())).and_then(|mut c| {
+        let first = c.call(req)?;
+        c.wait_forever()?;
+        Ok((c, first))
+    });
+    let (mut client, first) = match first {
+        Ok(v) => v,
+        Err(e) => return client_failure(&e),
+    };
+    let mut next = Some(first);
+    loop {
+        let resp = match next.take() {
+            Some(r) => r,
+            None => match client.recv() {
+                Ok(Some(r)) => r,
+                // clawvisor exited: the stream is over.
+                Ok(None) => return EXIT_OK,
+                Err(e) => return client_failure(&e),
+            },
+        };
+        let res = match resp {
+            Response::Error { kind, message } => return server_failure(kind, &message, args, out),
+            Response::Logs { lines } => print_lines(&lines, args, out),
+            Response::Line { line } => print_lines(std::slice::from_ref(&line), args, out),
+            Response::Subscribed => {
+                eprintln!(
+                    "clawvisor ctl: watching events on {} (Ctrl-C to stop)",
+                    target.path.display()
+                );
+                Ok(())
+            }
+            Response::Notice { notice } if args.json => writeln!(out, "{}", json(&notice)),
+            Response::Notice { notice } => writeln!(out, "{}", render::notice_line(&notice)),
+            Response::Lagged { missed } => {
+                eprintln!("clawvisor ctl: fell behind, {missed} missed");
+                Ok(())
+            }
+            other => return fail(EXIT_FAILED, &format!("unexpected answer: {}", json(&other))),
+        };
+        // Flush per message: a script reading the pipe wants each line as it happens.
+        if let Err(e) = res.and_then(|()| out.flush()) {
+            return if e.kind() == io::ErrorKind::BrokenPipe {
+                EXIT_OK
+            } else {
+                fail(EXIT_FAILED, &format!("cannot write: {e}"))
+            };
+        }
+    }
+}
+
+fn server_failure(kind: ErrorKind, message: &str, args: &CtlArgs, out: &mut impl Write) -> i32 {
+    if args.json {
+        let _ = writeln!(
+            out,
+            "{}",
+            json(&Response::Error {
+                kind,
+                message: message.to_string()
+            })
+        );
+    }
+    let code = match kind {
+        ErrorKind::Timeout | ErrorKind::Unavailable => EXIT_UNREACHABLE,
+        _ => EXIT_FAILED,
+    };
+    fail(code, message)
+}
+
+fn client_failure(e: &ClientError) -> i32 {
+    let code = match e {
+        ClientError::Unreachable { .. } | ClientError::Timeout(_) | ClientError::Closed => {
+            EXIT_UNREACHABLE
+        }
+        ClientError::PermissionDenied { .. } | ClientError::Protocol(_) | ClientError::Io(_) => {
+            EXIT_FAILED
+        }
+    };
+    fail(code, &e.to_string())
+}
+
+fn fail(code: i32, message: &str) -> i32 {
+    eprintln!("clawvisor ctl: {message}");
+    code
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("answers always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ctl: CtlArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<CtlArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ctl").chain(args.iter().copied())).map(|c| c.ctl)
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_command() {
+        let a = parse(&[
+            "--socket",
+            "/tmp/a.sock",
+            "logs",
+            "-n",
+            "5",
+            "--follow",
+            "--stream",
+            "err",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(a.socket.as_deref(), Some(Path::new("/tmp/a.sock")));
+        assert!(a.json);
+        assert_eq!(
+            a.command.to_request().unwrap(),
+            Request::Logs {
+                lines: 5,
+                follow: true,
+                stream: Some(Stream::Err)
+            }
+        );
+        let b = parse(&["pause", "--reason", "new GPU driver", "--timeout", "5s"]).unwrap();
+        assert_eq!(b.timeout, Dur::secs(5));
+        assert_eq!(
+            b.command.to_request().unwrap(),
+            Request::Pause {
+                reason: Some("new GPU driver".into())
+            }
+        );
+    }
+
+    #[test]
+    fn signal_names_are_checked_before_connecting() {
+        let a = parse(&["signal", "sigusr2"]).unwrap();
+        assert_eq!(
+            a.command.to_request().unwrap(),
+            Request::Signal {
+                name: "USR2".into()
+            }
+        );
+        let bad = parse(&["signal", "BOGUS"]).unwrap();
+        assert!(
+            bad.command
+                .to_request()
+                .unwrap_err()
+                .contains("not a signal name")
+        );
+        assert_eq!(run_ctl(bad), EXIT_USAGE);
+    }
+
+    #[test]
+    fn usage_errors_are_clap_errors() {
+        assert!(parse(&["explode"]).is_err());
+        assert!(parse(&["logs", "--stream", "both"]).is_err());
+        assert!(parse(&["status", "--timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn nothing_listening_is_exit_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("none.sock");
+        let a = parse(&["--socket", sock.to_str().unwrap(), "status"]).unwrap();
+        assert_eq!(run_ctl(a), EXIT_UNREACHABLE);
+    }
+}
