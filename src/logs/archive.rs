@@ -59,10 +59,11 @@ impl Archiver {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if let Job::Rotated(p) = &job {
-                if self.cfg.fsync_on_rotate && !self.cfg.compress {
-                    let _ = File::open(p).and_then(|f| f.sync_all());
-                }
+            if let Job::Rotated(p) = &job
+                && self.cfg.fsync_on_rotate
+                && !self.cfg.compress
+            {
+                let _ = File::open(p).and_then(|f| f.sync_all());
             }
             // Several rotations may be waiting: one tidy covers them all.
             while let Ok(_more) = self.jobs.try_recv() {}

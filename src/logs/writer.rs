@@ -138,10 +138,10 @@ impl Run {
             // The umask may have taken bits away; the configured mode is what was asked for.
             let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
         }
-        if let Some(o) = self.w.owner {
-            if let Err(e) = std::os::unix::fs::fchown(&file, Some(o.uid), Some(o.gid)) {
-                tracing::warn!(target: "clawvisor::logs", "chown {}: {e}", f.path.display());
-            }
+        if let Some(o) = self.w.owner
+            && let Err(e) = std::os::unix::fs::fchown(&file, Some(o.uid), Some(o.gid))
+        {
+            tracing::warn!(target: "clawvisor::logs", "chown {}: {e}", f.path.display());
         }
         f.size = meta.len();
         f.file = Some(file);
