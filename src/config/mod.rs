@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
-pub use logs::LogsConfig;
+pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::{AlertsConfig, MetricsConfig};
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
@@ -81,6 +81,7 @@ impl Config {
         self.disk.validate(&mut out);
         self.probes.validate(&mut out);
         self.quality.validate(&mut out);
+        self.logs.validate(&mut out);
         self.control.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));

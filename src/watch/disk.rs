@@ -41,13 +41,34 @@ fn percent(used: u64, avail: u64) -> f64 {
     }
 }
 
-/// A rotated log: `NAME.log.1`, `NAME.log.2026-05-01`, `NAME-2026-05-01.log.gz`, ... Live
-/// logs end in `.log`; compressions in progress end in `.tmp` and are left alone.
+/// A rotated log: the log pipeline's `BASE.20261124T130501.123Z.log[.gz]` (live files are
+/// `BASE.log`), or logrotate's `NAME.log.1` / `NAME.log.2026-05-01.gz` left by an older
+/// setup. Compressions in progress (`.tmp`) are left alone.
 pub fn is_rotated_log(name: &str) -> bool {
-    if name.ends_with(".tmp") || name.ends_with(".log") {
+    if name.ends_with(".tmp") {
         return false;
     }
-    name.ends_with(".gz") || name.contains(".log.")
+    let plain = name.strip_suffix(".gz").unwrap_or(name);
+    match plain.strip_suffix(".log") {
+        Some(stem) => has_rotation_stamp(stem),
+        None => plain.contains(".log."),
+    }
+}
+
+/// Ends in `.YYYYMMDDTHHMMSS.mmmZ` (the log pipeline's rotation stamp).
+fn has_rotation_stamp(stem: &str) -> bool {
+    let Some(stamp) = stem.len().checked_sub(20).and_then(|i| stem.get(i..)) else {
+        return false;
+    };
+    let before_dot = stem.len() > 20 && stem.as_bytes()[stem.len() - 21] == b'.';
+    let b = stamp.as_bytes();
+    before_dot
+        && b[8] == b'T'
+        && b[15] == b'.'
+        && b[19] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 8 | 15 | 19) || c.is_ascii_digit())
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -130,18 +151,20 @@ mod tests {
     #[test]
     fn recognises_rotated_logs_only() {
         for n in [
+            "gateway.out.20261124T130501.123Z.log",
+            "gateway.err.20261124T130501.123Z.log.gz",
             "gateway.log.1",
-            "gateway.log.2026-05-01",
-            "stdout-2026-05-01.log.gz",
-            "x.gz",
+            "gateway.log.2026-05-01.gz",
         ] {
             assert!(is_rotated_log(n), "{n}");
         }
         for n in [
-            "gateway.log",
-            "stdout.log",
+            "gateway.out.log",
+            "gateway.out.20261124T130501.123Z.log.gz.tmp",
             "gateway.log.1.gz.tmp",
+            "x20261124T130501.123Z.log",
             "state.json",
+            "notes.gz",
         ] {
             assert!(!is_rotated_log(n), "{n}");
         }
@@ -173,11 +196,11 @@ mod tests {
     #[test]
     fn reads_real_usage_and_deletes_nothing_when_below() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.log.1"), b"x").unwrap();
+        std::fs::write(dir.path().join("a.20261124T130501.123Z.log"), b"x").unwrap();
         let u = usage(dir.path()).unwrap();
         assert!(u.used_percent > 0.0 && u.used_percent <= 100.0, "{u:?}");
         assert!(clean_rotated_logs(dir.path(), 100.0).is_empty());
-        assert!(dir.path().join("a.log.1").exists());
+        assert!(dir.path().join("a.20261124T130501.123Z.log").exists());
         // A threshold of 0% means "always too full": every rotated log goes, live logs stay.
         std::fs::write(dir.path().join("a.log"), b"live").unwrap();
         let gone = clean_rotated_logs(dir.path(), 0.0);

@@ -1,0 +1,220 @@
+//! The archiver: a background thread (at low CPU priority) that fsyncs rotated files,
+//! gzips them (`.gz.tmp`, fsync, rename, unlink the original), applies retention, and at
+//! start-up finishes or cleans up work a crash interrupted. The writer never waits for it.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::clock::Clock;
+use super::naming::{self, Kind};
+use super::retention::{self, Archived, Limits};
+use super::stats::Counters;
+use crate::config::LogsConfig;
+
+pub enum Job {
+    Rotated(PathBuf),
+    /// Look at the directory again (start-up, `ctl rotate`).
+    Tidy,
+}
+
+pub struct Archiver {
+    pub cfg: LogsConfig,
+    pub jobs: Receiver<Job>,
+    pub stats: Arc<Counters>,
+    pub clock: Arc<dyn Clock>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Compression must not slow the capture: the archiver runs under SCHED_IDLE (a share
+/// below nice 19, and it never preempts the readers or the writer). It is not starved:
+/// under CFS an idle-class thread still gets a small share of a fully busy CPU.
+fn lower_priority() {
+    // SAFETY: plain syscalls on this thread's own id; failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::gettid();
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(tid, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+        }
+    }
+}
+
+struct Listed {
+    plain: Vec<Archived>,
+    all: Vec<Archived>,
+}
+
+impl Archiver {
+    pub fn run(self) {
+        lower_priority();
+        self.tidy();
+        while let Ok(job) = self.jobs.recv() {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Job::Rotated(p) = &job
+                && self.cfg.fsync_on_rotate
+                && !self.cfg.compress
+            {
+                let _ = File::open(p).and_then(|f| f.sync_all());
+            }
+            // Several rotations may be waiting: one tidy covers them all.
+            while let Ok(_more) = self.jobs.try_recv() {}
+            self.tidy();
+        }
+    }
+
+    fn list(&self) -> Listed {
+        let bases = super::writer::bases(self.cfg.layout);
+        let mut l = Listed {
+            plain: Vec::new(),
+            all: Vec::new(),
+        };
+        let Ok(rd) = std::fs::read_dir(&self.cfg.dir) else {
+            return l;
+        };
+        let mut names: Vec<(String, naming::RotatedName)> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let r = naming::parse_rotated(&name, &bases)?;
+                Some((name, r))
+            })
+            .collect();
+        names.sort();
+        let exists = |n: &str| names.iter().any(|(m, _)| m == n);
+        let mut cleanup = Vec::new();
+        for (name, r) in &names {
+            let path = self.cfg.dir.join(name);
+            match r.kind {
+                // Interrupted compression: the original is still there (or the .gz is
+                // complete); either way the .tmp is garbage.
+                Kind::GzTmp => cleanup.push(path),
+                // Crashed after the rename, before the unlink: the .gz is complete.
+                Kind::Plain if exists(&format!("{name}.gz")) => cleanup.push(path),
+                _ => {
+                    let Ok(m) = std::fs::metadata(&path) else {
+                        continue;
+                    };
+                    let a = Archived {
+                        path,
+                        base: r.base.clone(),
+                        stamp: r.stamp.clone(),
+                        size: m.len(),
+                        modified: m.modified().unwrap_or(std::time::UNIX_EPOCH),
+                    };
+                    if r.kind == Kind::Plain {
+                        l.plain.push(a.clone());
+                    }
+                    l.all.push(a);
+                }
+            }
+        }
+        for p in cleanup {
+            tracing::info!(target: "clawvisor::logs", "removing leftover {}", p.display());
+            let _ = std::fs::remove_file(p);
+        }
+        l
+    }
+
+    fn apply_retention(&self, files: &[Archived]) {
+        let limits = Limits {
+            keep_files: self.cfg.keep_files,
+            max_age: self.cfg.max_age.get(),
+            max_total: self.cfg.max_total_size.map(|s| s.bytes()),
+        };
+        for i in retention::to_delete(files, &limits, self.clock.now()) {
+            match std::fs::remove_file(&files[i].path) {
+                Ok(()) => Counters::add(&self.stats.files_deleted, 1),
+                Err(e) => {
+                    tracing::warn!(target: "clawvisor::logs", "deleting {}: {e}", files[i].path.display())
+                }
+            }
+        }
+    }
+
+    /// Retention, then compression of every plain rotated file (but the newest per stream
+    /// with `delay_compress`), oldest first, then retention again (sizes shrank).
+    fn tidy(&self) {
+        let listed = self.list();
+        self.apply_retention(&listed.all);
+        if !self.cfg.compress {
+            return;
+        }
+        let listed = self.list();
+        let mut todo = listed.plain;
+        if self.cfg.delay_compress {
+            // The newest rotated file of each stream stays plain.
+            let newest = |a: &Archived| {
+                todo.iter()
+                    .filter(|x| x.base == a.base)
+                    .all(|x| x.stamp <= a.stamp)
+            };
+            let keep: Vec<bool> = todo.iter().map(newest).collect();
+            let mut it = keep.iter();
+            todo.retain(|_| !*it.next().unwrap());
+        }
+        self.stats
+            .compress_backlog
+            .store(todo.len() as u64, Ordering::Relaxed);
+        for a in &todo {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match self.compress(&a.path) {
+                Ok(true) => Counters::add(&self.stats.files_compressed, 1),
+                Ok(false) => return, // stopped
+                Err(e) => {
+                    tracing::warn!(target: "clawvisor::logs", "compressing {}: {e}", a.path.display())
+                }
+            }
+            self.stats.compress_backlog.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.apply_retention(&self.list().all);
+    }
+
+    /// Returns Ok(false) when stopped midway (the .tmp is removed).
+    fn compress(&self, path: &Path) -> io::Result<bool> {
+        let gz = PathBuf::from(format!("{}.gz", path.display()));
+        let tmp = PathBuf::from(format!("{}.gz.tmp", path.display()));
+        let mut src = File::open(path)?;
+        let modified = src.metadata()?.modified()?;
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        let _ = out.set_permissions(src.metadata()?.permissions());
+        let mut enc = GzEncoder::new(out, Compression::new(self.cfg.compress_level));
+        let mut buf = vec![0u8; 256 * 1024];
+        let result = (|| {
+            loop {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                enc.write_all(&buf[..n])?;
+            }
+            let out = enc.finish()?;
+            out.sync_all()?;
+            let _ = out.set_modified(modified);
+            std::fs::rename(&tmp, &gz)?;
+            std::fs::remove_file(path)?;
+            Ok(true)
+        })();
+        if !matches!(result, Ok(true)) {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+}

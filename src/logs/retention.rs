@@ -1,0 +1,96 @@
+//! Which rotated files to delete: beyond `keep_files` per stream, older than `max_age`,
+//! or, oldest first, until all of them fit in `max_total_size`. Pure: the archiver lists
+//! the directory and deletes.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+#[derive(Clone, Debug)]
+pub struct Archived {
+    pub path: PathBuf,
+    pub base: String,
+    /// Sorts by rotation time.
+    pub stamp: String,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+pub struct Limits {
+    pub keep_files: u32,
+    /// Zero: no age limit.
+    pub max_age: Duration,
+    pub max_total: Option<u64>,
+}
+
+/// Indices into `files` to delete.
+pub fn to_delete(files: &[Archived], limits: &Limits, now: SystemTime) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    // Newest first.
+    order.sort_by(|a, b| files[*b].stamp.cmp(&files[*a].stamp));
+    let mut doomed = vec![false; files.len()];
+    let mut seen: std::collections::HashMap<&str, u32> = Default::default();
+    for &i in &order {
+        let n = seen.entry(files[i].base.as_str()).or_default();
+        *n += 1;
+        if *n > limits.keep_files {
+            doomed[i] = true;
+        }
+        let too_old = !limits.max_age.is_zero()
+            && now.duration_since(files[i].modified).unwrap_or_default() > limits.max_age;
+        if too_old {
+            doomed[i] = true;
+        }
+    }
+    if let Some(max) = limits.max_total {
+        let mut total: u64 = (0..files.len())
+            .filter(|i| !doomed[*i])
+            .map(|i| files[i].size)
+            .sum();
+        for &i in order.iter().rev() {
+            if total <= max {
+                break;
+            }
+            if !doomed[i] {
+                doomed[i] = true;
+                total -= files[i].size;
+            }
+        }
+    }
+    (0..files.len()).filter(|i| doomed[*i]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(base: &str, stamp: &str, size: u64, age_s: u64, now: SystemTime) -> Archived {
+        Archived {
+            path: PathBuf::from(format!("{base}.{stamp}.log")),
+            base: base.into(),
+            stamp: stamp.into(),
+            size,
+            modified: now - Duration::from_secs(age_s),
+        }
+    }
+
+    #[test]
+    fn count_age_and_total_size_delete_oldest_first() {
+        let now = SystemTime::now();
+        let files = vec![
+            f("a", "3", 10, 30, now),
+            f("a", "1", 10, 100, now),
+            f("a", "2", 10, 50, now),
+            f("b", "1", 10, 100, now),
+        ];
+        let lim = |k, age, tot| Limits {
+            keep_files: k,
+            max_age: Duration::from_secs(age),
+            max_total: tot,
+        };
+        assert_eq!(to_delete(&files, &lim(2, 0, None), now), vec![1]);
+        assert_eq!(to_delete(&files, &lim(9, 60, None), now), vec![1, 3]);
+        let mut by_total = to_delete(&files, &lim(9, 0, Some(20)), now);
+        by_total.sort();
+        assert_eq!(by_total, vec![1, 3]);
+    }
+}
