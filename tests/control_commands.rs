@@ -28,6 +28,10 @@ fn status_shows_the_running_gateway_in_a_table_and_as_json() {
 fn pause_holds_the_gateway_down_and_resume_starts_it() {
     let cv = start(&[], "");
     let pid = running_pid(&cv);
+    // The pause record keeps the last lines: let the first ones reach the ring buffer.
+    assert!(eventually(T, || ctl(&cv, &["logs", "-n", "5"])
+        .1
+        .contains("listening")));
 
     let (code, out, err) = ctl(&cv, &["pause", "--reason", "swapping the GPU"]);
     assert_eq!((code, out.trim()), (0, "paused"), "{err}");

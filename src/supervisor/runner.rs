@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::Config;
-use crate::logs::LogPipeline;
+use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
 use crate::process::aux::{AuxRunner, AuxSet};
 use crate::process::reaper::Reaper;
-use crate::process::spawn::{ChildSpec, Spawner};
+use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 use crate::process::{kill, signals};
 
 use super::decide::{RESUME_HINT, decide};
@@ -66,7 +66,14 @@ impl Runner {
         let (inbox, rx) = Inbox::channel();
         signals::start(inbox.clone())
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-        let logs = LogPipeline::start(&cfg.logs, inbox.clone())
+        // Log files belong to the gateway's user, when it has one.
+        let owner = resolve_credentials(cfg.gateway.user.as_deref(), cfg.gateway.group.as_deref())?
+            .map(|c| FileOwner {
+                uid: c.uid.as_raw(),
+                gid: c.gid.as_raw(),
+            });
+        let opts = LogOptions { owner, clock: None };
+        let logs = LogPipeline::start_with(&cfg.logs, inbox.clone(), opts)
             .map_err(|e| format!("logs.dir {}: {e}", cfg.logs.dir.display()))?;
         let (notices, _) = broadcast::channel(256);
         let (child_tx, child_rx) = watch::channel(None);
