@@ -28,6 +28,12 @@ pub enum Input {
     Shutdown {
         why: String,
     },
+    /// The GPU memory of the old tree is released: do the pending spawn.
+    SpawnNow,
+    /// Run the quality tests now (`ctl probe quality`); the reply is the report.
+    ProbeQuality {
+        reply: oneshot::Sender<Result<serde_json::Value, String>>,
+    },
 }
 
 /// Where senses send to the supervisor. Unbounded, so a sender (a reader thread, a signal

@@ -207,6 +207,18 @@ impl Runner {
                 }
             }
             Input::Shutdown { why } => self.handle(Event::Shutdown { why }).await,
+            // Only while a start is still wanted: the plan may have changed meanwhile.
+            Input::SpawnNow if self.state.phase == Phase::Starting => {
+                let spawned = self.spawn().await;
+                self.handle(spawned).await;
+            }
+            Input::SpawnNow => {}
+            Input::ProbeQuality { reply } => {
+                let run = self.watchers.run_quality_now();
+                tokio::spawn(async move {
+                    let _ = reply.send(run.await);
+                });
+            }
         }
     }
 
@@ -232,7 +244,17 @@ impl Runner {
 
     async fn execute(&mut self, action: Action) -> Option<Event> {
         match action {
-            Action::Spawn => return Some(self.spawn().await),
+            Action::Spawn if self.state.restarts == 0 => return Some(self.spawn().await),
+            Action::Spawn => {
+                // A respawn waits (bounded by gpu.release_timeout) until the old tree's GPU
+                // memory is free, off the brain's task; `Input::SpawnNow` comes back after.
+                let released = self.watchers.wait_gpu_released();
+                let inbox = self.inbox.clone();
+                tokio::spawn(async move {
+                    released.await;
+                    inbox.send(Input::SpawnNow);
+                });
+            }
             Action::Signal { pid, signal } => kill::signal_group(pid, signal),
             Action::KillTree { pid } => kill::kill_tree(pid),
             Action::KillStragglers => {
