@@ -1,31 +1,17 @@
 //! `[logs]` config: the example section is valid, and bad values are named with their place.
 
+mod common;
+
 use clawvisor::config::Config;
 
 const MINIMAL: &str = "[gateway]\ncommand = [\"openclaw\", \"gateway\"]\n[state]\ndir = \"/tmp/s\"\n[control]\nsocket = \"/tmp/c.sock\"\n";
 
 #[test]
 fn the_example_logs_section_is_valid() {
-    // The example config, with its commented-out `[[logs.patterns]]` example switched on.
-    let example = include_str!("../examples/clawvisor.toml");
-    let mut text = String::new();
-    let mut in_pattern = false;
-    for line in example.lines() {
-        in_pattern |= line.starts_with("# [[logs.patterns]]");
-        if in_pattern && line.is_empty() {
-            in_pattern = false;
-        }
-        text.push_str(if in_pattern {
-            line.trim_start_matches("# ")
-        } else {
-            line
-        });
-        text.push('\n');
-    }
+    let text = common::example_config_all_on();
     let cfg = Config::parse(&text, "clawvisor.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.logs.patterns.len(), 1);
     assert_eq!(cfg.logs.effective_patterns().len(), 6);
-    let _ = MINIMAL;
 }
 
 #[test]

@@ -1,17 +1,15 @@
 //! The `[memory] [gpu] [disk] [probes.*] [quality]` keys: the commented example parses, a
 //! config without them is valid with probes off, and bad values are named with their place.
 
+mod common;
+
 use clawvisor::config::{Config, HttpProbeKind, Size};
 use clawvisor::supervisor::Reaction;
 
 #[test]
 fn the_example_sections_parse_and_defaults_are_sensible() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/watch-section.toml"
-    ))
-    .unwrap();
-    let cfg = Config::parse(&text, "watch-section.toml").unwrap_or_else(|e| panic!("{e}"));
+    let text = common::example_config_all_on();
+    let cfg = Config::parse(&text, "clawvisor.toml").unwrap_or_else(|e| panic!("{e}"));
     let live = cfg.probes.liveness.as_ref().unwrap();
     assert_eq!(
         live.url(HttpProbeKind::Liveness),

@@ -298,3 +298,26 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// examples/clawvisor.toml with its commented-out example sections (`# [quality]`,
+/// `# [[logs.patterns]]`, ...) switched on: their keys uncommented, their prose left alone.
+pub fn example_config_all_on() -> String {
+    let example = include_str!("../../examples/clawvisor.toml");
+    let mut text = String::new();
+    let mut in_example = false;
+    for line in example.lines() {
+        let body = line.strip_prefix("# ").unwrap_or(line);
+        if line.starts_with("# [") {
+            in_example = true;
+        } else if line.is_empty() || line.starts_with('[') {
+            in_example = false;
+        }
+        let is_key = body.starts_with('[')
+            || body.split_once(" = ").is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            });
+        text.push_str(if in_example && is_key { body } else { line });
+        text.push('\n');
+    }
+    text
+}
