@@ -38,6 +38,8 @@ interval = "100ms"
 warn_utilization_above = 90
 restart_memory_above = "2GiB"
 held_for = "500ms"
+# The fake keeps listing the old gateway's VRAM: bound the respawn's wait for its release.
+release_timeout = "1s"
 "#,
     );
     let pid = cv.wait_for("gateway started", 1, Duration::from_secs(30))[0]["pid"]
