@@ -38,7 +38,7 @@ interval = "100ms"
 warn_utilization_above = 90
 restart_memory_above = "2GiB"
 held_for = "500ms"
-# The fake keeps listing the old pid's VRAM: do not wait the default minute for its release.
+# The fake keeps listing the old gateway's VRAM: bound the respawn's wait for its release.
 release_timeout = "1s"
 "#,
     );

@@ -9,21 +9,30 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::client::{Client, ClientError, request};
-use super::protocol::{ErrorKind, Request, Response};
+use super::protocol::{ErrorKind, ProbeKind, Request, Response};
 use super::render;
+use super::wait_idle_cmd;
 use super::{SYSTEM_SOCKET, socket_path};
-use crate::config::{Config, ControlConfig, DEFAULT_CONFIG_PATH, Dur, SignalName};
+use crate::config::{Config, ControlConfig, DEFAULT_CONFIG_PATH, Dur, Percent, SignalName, Size};
 use crate::logs::Stream;
+use crate::watch::wait_idle::WaitIdleOpts;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNREACHABLE: i32 = 3;
+
+/// How long most commands wait for clawvisor's answer.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// `probe quality` waits for a whole run of reasoning tests (each may take minutes).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// `wait-idle` waits for the GPU, not for clawvisor.
+const WAIT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Talk to a running clawvisor through its control socket.
 ///
@@ -44,14 +53,15 @@ pub struct CtlArgs {
     /// Output for scripts: one JSON document; streams print one JSON object per line.
     #[arg(long, global = true)]
     pub json: bool,
-    /// How long to wait for clawvisor's answer.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "30s")]
-    pub timeout: Dur,
+    /// How long to wait for clawvisor's answer (default 30s; 10m for `probe quality`; for
+    /// `wait-idle`, how long to wait for the GPU, default 15m).
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<Dur>,
     #[command(subcommand)]
     pub command: CtlCommand,
 }
 
-#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+#[derive(Subcommand, Debug, Clone, PartialEq)]
 pub enum CtlCommand {
     /// State, pid, uptime, restarts, last exit, backoff, pause reason, log statistics.
     Status,
@@ -94,6 +104,36 @@ pub enum CtlCommand {
     Reload,
     /// Print state changes and alerts as they happen, until interrupted.
     Events,
+    /// Run a check now and print its report (`probe quality`: the reasoning tests; exit 1
+    /// when the pass rate is below `quality.min_pass_rate`).
+    Probe {
+        #[arg(value_enum)]
+        kind: ProbeArg,
+    },
+    /// Wait until the GPU is idle (exit 0), or until --timeout, default 15m (exit 1); for
+    /// cron jobs before heavy work. Without GPU watching there is nothing to wait for: 0.
+    WaitIdle {
+        /// Idle needs every device's utilisation below this percentage.
+        #[arg(long, value_name = "PERCENT", default_value = "90")]
+        gpu_util_below: Percent,
+        /// Idle also needs at least this much free memory on every device ("20GiB").
+        #[arg(long, value_name = "SIZE")]
+        gpu_mem_free_above: Option<Size>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeArg {
+    /// The `[quality]` reasoning tests.
+    Quality,
+}
+
+impl From<ProbeArg> for ProbeKind {
+    fn from(p: ProbeArg) -> ProbeKind {
+        match p {
+            ProbeArg::Quality => ProbeKind::Quality,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +181,28 @@ impl CtlCommand {
             CtlCommand::Rotate => Request::Rotate,
             CtlCommand::Reload => Request::Reload,
             CtlCommand::Events => Request::Events,
+            CtlCommand::Probe { kind } => Request::Probe {
+                kind: (*kind).into(),
+            },
+            // Polled by `wait_idle_cmd` until the GPU is idle.
+            CtlCommand::WaitIdle { .. } => Request::Status,
         })
+    }
+
+    /// How long to wait when `--timeout` is not given.
+    fn default_timeout(&self) -> Duration {
+        match self {
+            CtlCommand::Probe { .. } => PROBE_TIMEOUT,
+            CtlCommand::WaitIdle { .. } => WAIT_IDLE_TIMEOUT,
+            _ => DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl CtlArgs {
+    fn timeout(&self) -> Duration {
+        self.timeout
+            .map_or_else(|| self.command.default_timeout(), Dur::get)
     }
 }
 
@@ -156,10 +217,22 @@ pub fn run_ctl(args: CtlArgs) -> i32 {
         Err(e) => return fail(EXIT_USAGE, &e),
     };
     let out = &mut io::stdout().lock();
-    let code = if req.is_stream() {
+    let code = if let CtlCommand::WaitIdle {
+        gpu_util_below,
+        gpu_mem_free_above,
+    } = &args.command
+    {
+        let opts = WaitIdleOpts {
+            gpu_util_below: gpu_util_below.0,
+            gpu_mem_free_above: gpu_mem_free_above.map(Size::bytes),
+            timeout: args.timeout(),
+            ..WaitIdleOpts::default()
+        };
+        wait_idle_cmd::run(&target.path, &opts, out)
+    } else if req.is_stream() {
         run_stream(&target, &req, &args, out)
     } else {
-        match request(&target.path, &req, args.timeout.get()) {
+        match request(&target.path, &req, args.timeout()) {
             Ok(resp) => print_answer(&target, resp, &args, out),
             Err(e) => client_failure(&e),
         }
@@ -234,6 +307,18 @@ fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl 
             }
         }
         Response::Logs { lines } => print_lines(&lines, args, out),
+        Response::QualityReport { report } => {
+            let res = if args.json {
+                writeln!(out, "{}", json(&report))
+            } else {
+                write!(out, "{}", render::quality_table(&report))
+            };
+            // A run below the floor is a failed check: scripts gate on the exit code.
+            if res.is_ok() && report["ok"] == serde_json::Value::Bool(false) {
+                return EXIT_FAILED;
+            }
+            res
+        }
         r @ Response::Ok { .. } if args.json => writeln!(out, "{}", json(&r)),
         Response::Ok { message } => writeln!(out, "{message}"),
         other => return fail(EXIT_FAILED, &format!("unexpected answer: {}", json(&other))),
@@ -268,7 +353,7 @@ fn print_lines(
 }
 
 fn run_stream(target: &Target, req: &Request, args: &CtlArgs, out: &mut impl Write) -> i32 {
-    let first = Client::connect(&target.path, Some(args.timeout.get())).and_then(|mut c| {
+    let first = Client::connect(&target.path, Some(args.timeout())).and_then(|mut c| {
         let first = c.call(req)?;
         c.wait_forever()?;
         Ok((c, first))
@@ -329,23 +414,31 @@ fn server_failure(kind: ErrorKind, message: &str, args: &CtlArgs, out: &mut impl
             })
         );
     }
-    let code = match kind {
-        ErrorKind::Timeout | ErrorKind::Unavailable => EXIT_UNREACHABLE,
-        _ => EXIT_FAILED,
-    };
-    fail(code, message)
+    fail(server_exit_code(kind), message)
 }
 
-fn client_failure(e: &ClientError) -> i32 {
-    let code = match e {
+/// The exit code for an error answer from clawvisor.
+pub(crate) fn server_exit_code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Timeout | ErrorKind::Unavailable => EXIT_UNREACHABLE,
+        _ => EXIT_FAILED,
+    }
+}
+
+/// The exit code for a request that got no answer.
+pub(crate) fn client_exit_code(e: &ClientError) -> i32 {
+    match e {
         ClientError::Unreachable { .. } | ClientError::Timeout(_) | ClientError::Closed => {
             EXIT_UNREACHABLE
         }
         ClientError::PermissionDenied { .. } | ClientError::Protocol(_) | ClientError::Io(_) => {
             EXIT_FAILED
         }
-    };
-    fail(code, &e.to_string())
+    }
+}
+
+fn client_failure(e: &ClientError) -> i32 {
+    fail(client_exit_code(e), &e.to_string())
 }
 
 fn fail(code: i32, message: &str) -> i32 {
@@ -397,7 +490,7 @@ mod tests {
             }
         );
         let b = parse(&["pause", "--reason", "new GPU driver", "--timeout", "5s"]).unwrap();
-        assert_eq!(b.timeout, Dur::secs(5));
+        assert_eq!(b.timeout(), Duration::from_secs(5));
         assert_eq!(
             b.command.to_request().unwrap(),
             Request::Pause {
@@ -423,6 +516,32 @@ mod tests {
                 .contains("not a signal name")
         );
         assert_eq!(run_ctl(bad), EXIT_USAGE);
+    }
+
+    #[test]
+    fn slow_commands_wait_longer_unless_told() {
+        assert_eq!(parse(&["status"]).unwrap().timeout(), DEFAULT_TIMEOUT);
+        let probe = parse(&["probe", "quality"]).unwrap();
+        assert_eq!(probe.timeout(), PROBE_TIMEOUT);
+        assert_eq!(
+            probe.command.to_request().unwrap(),
+            Request::Probe {
+                kind: ProbeKind::Quality
+            }
+        );
+        let probe = parse(&["probe", "quality", "--timeout", "2m"]).unwrap();
+        assert_eq!(probe.timeout(), Duration::from_secs(120));
+        let wait = parse(&["wait-idle", "--gpu-mem-free-above", "20GiB"]).unwrap();
+        assert_eq!(wait.timeout(), WAIT_IDLE_TIMEOUT);
+        assert_eq!(
+            wait.command,
+            CtlCommand::WaitIdle {
+                gpu_util_below: Percent(90.0),
+                gpu_mem_free_above: Some(Size::gib(20)),
+            }
+        );
+        assert!(parse(&["probe", "liveness"]).is_err());
+        assert!(parse(&["wait-idle", "--gpu-util-below", "120"]).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 
 use super::peer::Peer;
-use super::protocol::{ErrorKind, MAX_FRAME, Request, Response};
+use super::protocol::{ErrorKind, MAX_FRAME, ProbeKind, Request, Response};
 use super::server::{ControlContext, Limits};
 use crate::config::SignalName;
 use crate::logs::LogLine;
@@ -78,6 +78,9 @@ pub(crate) async fn answer(
             }
             reply(rx, limits).await
         }
+        Request::Probe {
+            kind: ProbeKind::Quality,
+        } => probe_quality(ctx).await,
         // Streams are handled by `stream`; reaching here is a bug, answered politely.
         Request::Events => Response::error(ErrorKind::BadRequest, "events is a stream"),
     }
@@ -122,6 +125,21 @@ async fn reply(rx: oneshot::Receiver<Result<String, String>>, limits: Limits) ->
         Ok(Ok(Err(message))) => Response::error(ErrorKind::Refused, message),
         Ok(Err(_)) => unavailable(),
         Err(_) => timed_out(limits),
+    }
+}
+
+/// Runs the quality tests and answers with the report. Not bounded by `reply_timeout`: a run
+/// takes as long as the model needs; `Watchers::run_quality_now` bounds it (each test's
+/// `quality.timeout`, plus slack) and always answers.
+async fn probe_quality(ctx: &ControlContext) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if ctx.inbox.0.send(Input::ProbeQuality { reply: tx }).is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(Ok(report)) => Response::QualityReport { report },
+        Ok(Err(message)) => Response::error(ErrorKind::Refused, message),
+        Err(_) => unavailable(),
     }
 }
 

@@ -17,13 +17,14 @@ mod render;
 pub mod server;
 mod socket_file;
 mod stream;
+mod wait_idle_cmd;
 
 use std::path::PathBuf;
 
 pub use cli::{CtlArgs, CtlCommand, run_ctl};
 pub use error::ControlError;
 pub use peer::{Access, Peer};
-pub use protocol::{ErrorKind, MAX_FRAME, PROTOCOL_VERSION, Request, Response};
+pub use protocol::{ErrorKind, MAX_FRAME, PROTOCOL_VERSION, ProbeKind, Request, Response};
 pub use server::{ControlContext, ControlServer};
 
 use crate::config::ControlConfig;

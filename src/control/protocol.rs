@@ -55,6 +55,19 @@ pub enum Request {
     Reload,
     /// A stream of notices (state changes, alerts) until the client hangs up.
     Events,
+    /// Run a probe now and answer with its report: `{"command":"probe","kind":"quality"}`.
+    /// Slow on purpose: the answer comes when the run ends, not within `reply_timeout`.
+    Probe {
+        kind: ProbeKind,
+    },
+}
+
+/// What `probe` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// The `[quality]` reasoning tests.
+    Quality,
 }
 
 fn default_log_lines() -> usize {
@@ -82,6 +95,7 @@ impl Request {
             Request::Rotate => "rotate",
             Request::Reload => "reload",
             Request::Events => "events",
+            Request::Probe { .. } => "probe",
         }
     }
 }
@@ -114,6 +128,11 @@ pub enum Response {
     /// A slow reader missed this many lines or notices.
     Lagged {
         missed: u64,
+    },
+    /// The report of a quality run (`probe quality`): pass rate, per-test results; the
+    /// same JSON as the `quality` part of `status`.
+    QualityReport {
+        report: serde_json::Value,
     },
     Error {
         kind: ErrorKind,
@@ -223,6 +242,9 @@ mod tests {
                 stream: Some(Stream::Err),
             },
             Request::Events,
+            Request::Probe {
+                kind: ProbeKind::Quality,
+            },
         ];
         for r in reqs {
             let bytes = encode_request(&r);
@@ -242,6 +264,21 @@ mod tests {
                 stream: None
             }
         );
+    }
+
+    #[test]
+    fn probe_names_its_kind() {
+        let bytes = encode_request(&Request::Probe {
+            kind: ProbeKind::Quality,
+        });
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains(r#""command":"probe""#) && text.contains(r#""kind":"quality""#),
+            "{text}"
+        );
+        let (kind, _) =
+            decode_request(br#"{"version":1,"command":"probe","kind":"x"}"#).unwrap_err();
+        assert_eq!(kind, ErrorKind::BadRequest);
     }
 
     #[test]

@@ -134,6 +134,73 @@ pub fn notice_line(n: &Notice) -> String {
     )
 }
 
+/// A quality report (`probe quality`) as a table, one test a row, then the pass rate and
+/// whether it clears `quality.min_pass_rate`. Reads the report's JSON leniently: a field
+/// a newer clawvisor dropped shows as `-` rather than failing the command.
+pub fn quality_table(report: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    let mut rows = vec![[
+        "test".to_string(),
+        "result".into(),
+        "matched".into(),
+        "time".into(),
+        "detail".into(),
+    ]];
+    for r in report["results"].as_array().into_iter().flatten() {
+        let matched: Vec<String> = r["matched"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let passed = r["passed"].as_bool() == Some(true);
+        rows.push([
+            text(&r["type"]),
+            if passed { "pass" } else { "FAIL" }.into(),
+            if matched.is_empty() {
+                "-".into()
+            } else {
+                matched.join(", ")
+            },
+            r["latency_ms"]
+                .as_f64()
+                .map_or("-".into(), |ms| secs(ms / 1000.0)),
+            // A pass needs no explanation; a failure says what was missing or went wrong.
+            if passed {
+                String::new()
+            } else {
+                text(&r["detail"])
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            let _ = write!(line, "{:<w$}  ", r[i]);
+        }
+        line.push_str(&r[4]);
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let rate = report["pass_rate"].as_f64().unwrap_or(0.0);
+    let verdict = match (report["ok"].as_bool(), report["min_pass_rate"].as_f64()) {
+        (Some(true), Some(min)) => format!(", at least {:.0}%: ok", min * 100.0),
+        (Some(false), Some(min)) => format!(", below quality.min_pass_rate {:.0}%", min * 100.0),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "pass rate {}/{} ({:.0}%){verdict}",
+        report["passed"],
+        report["total"],
+        rate * 100.0
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +270,30 @@ mod tests {
         assert!(t.contains("pid            99"), "{t}");
         assert!(t.contains("uptime         1h 2m 5s"), "{t}");
         assert!(!t.contains("to resume"), "{t}");
+    }
+
+    #[test]
+    fn a_quality_report_shows_each_test_and_the_pass_rate() {
+        let report = serde_json::json!({
+            "pass_rate": 0.5, "passed": 1, "total": 2, "min_pass_rate": 0.8, "ok": false,
+            "results": [
+                {"type": "arithmetic", "passed": true, "matched": ["2"], "detail": "ok",
+                 "latency_ms": 12},
+                {"type": "logical_reasoning", "passed": false, "matched": [],
+                 "detail": "missing [\"不一定\"] in \"3\"", "latency_ms": 1500}
+            ]
+        });
+        let t = quality_table(&report);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "test               result  matched  time  detail");
+        assert_eq!(lines[1], "arithmetic         pass    2        0.0s");
+        assert!(
+            lines[2].starts_with("logical_reasoning  FAIL    -        1.5s  missing"),
+            "{t}"
+        );
+        assert_eq!(
+            lines[3],
+            "pass rate 1/2 (50%), below quality.min_pass_rate 80%"
+        );
     }
 }

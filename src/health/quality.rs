@@ -60,6 +60,17 @@ pub fn load_tests(path: &Path) -> Result<Vec<QualityTest>, String> {
     Ok(file.tests)
 }
 
+/// The expected keywords that `answer` contains, in the test's order (shown by `ctl probe
+/// quality`, so a person sees what a pass rested on).
+pub fn matched_keywords(test: &QualityTest, answer: &str) -> Vec<String> {
+    let lower = answer.to_lowercase();
+    test.expected_keywords
+        .iter()
+        .filter(|k| lower.contains(&k.to_lowercase()))
+        .cloned()
+        .collect()
+}
+
 /// The keywords missing from `answer` (empty when the test passes).
 pub fn missing_keywords(test: &QualityTest, answer: &str) -> Vec<String> {
     let lower = answer.to_lowercase();
@@ -82,6 +93,8 @@ pub struct TestResult {
     #[serde(rename = "type")]
     pub kind: String,
     pub passed: bool,
+    /// The expected keywords the answer contained.
+    pub matched: Vec<String>,
     pub detail: String,
     pub latency_ms: u64,
 }
@@ -127,7 +140,7 @@ pub async fn run_tests(
             token: endpoint.token,
             timeout: cfg.timeout.get(),
         };
-        let (passed, detail, latency) = match ask(client, &req).await {
+        let (passed, matched, detail, latency) = match ask(client, &req).await {
             Ok(a) => {
                 let missing = missing_keywords(t, &a.content);
                 let detail = if missing.is_empty() {
@@ -135,15 +148,17 @@ pub async fn run_tests(
                 } else {
                     format!("missing {missing:?} in {:?}", excerpt(&a.content))
                 };
-                (missing.is_empty(), detail, a.total)
+                let matched = matched_keywords(t, &a.content);
+                (missing.is_empty(), matched, detail, a.total)
             }
             Err(ChatError::Timeout(m) | ChatError::Refused(m) | ChatError::Failed(m)) => {
-                (false, m, Duration::ZERO)
+                (false, Vec::new(), m, Duration::ZERO)
             }
         };
         results.push(TestResult {
             kind: t.kind.clone(),
             passed,
+            matched,
             detail,
             latency_ms: latency.as_millis() as u64,
         });
@@ -155,6 +170,17 @@ pub async fn run_tests(
         total: results.len(),
         results,
     }
+}
+
+/// Slack on top of the tests' own timeouts for an on-demand answer (connecting, queueing).
+const ANSWER_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long an on-demand run (`ctl probe quality`) may take before its caller gives up:
+/// each test may use its whole `quality.timeout`, and a scheduled run may be under way with
+/// ours queued behind it, hence twice.
+pub fn answer_limit(per_test: Duration, tests: usize) -> Duration {
+    let runs = u32::try_from(tests.max(1).saturating_mul(2)).unwrap_or(u32::MAX);
+    per_test.saturating_mul(runs).saturating_add(ANSWER_MARGIN)
 }
 
 /// The verdict on a report: below the floor → the configured reaction (alert or pause).
@@ -202,6 +228,7 @@ mod tests {
         let all = t(&["实例", "class"], MatchRule::All);
         assert_eq!(missing_keywords(&all, "CLASS only"), ["实例"]);
         assert!(missing_keywords(&all, "实例 and class").is_empty());
+        assert_eq!(matched_keywords(&all, "CLASS only"), ["class"]);
     }
 
     #[test]
@@ -228,6 +255,14 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_may_take_every_tests_timeout_twice() {
+        let five_min = Duration::from_secs(300);
+        assert_eq!(answer_limit(five_min, 1), Duration::from_secs(630));
+        assert_eq!(answer_limit(five_min, 0), Duration::from_secs(630));
+        assert_eq!(answer_limit(five_min, 3), Duration::from_secs(1830));
+    }
+
+    #[test]
     fn judges_the_pass_rate_against_the_floor() {
         let cfg = QualityConfig {
             min_pass_rate: 0.75,
@@ -242,6 +277,7 @@ mod tests {
                 .map(|i| TestResult {
                     kind: format!("t{i}"),
                     passed: i < p,
+                    matched: Vec::new(),
                     detail: String::new(),
                     latency_ms: 0,
                 })

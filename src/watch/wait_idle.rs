@@ -1,6 +1,7 @@
 //! `clawvisor ctl wait-idle`: the seed's "if GPU utilisation > 90%, delay the next task" as
 //! a gate a cron job calls before heavy work. It polls clawvisor's status (the `gpu` part)
-//! and exits 0 when idle, 1 on timeout, 2 when clawvisor cannot be asked.
+//! and exits 0 when idle, 1 on timeout, and the caller's code when clawvisor cannot be
+//! asked (`ctl` uses 3, "not reachable").
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ impl Default for WaitIdleOpts {
     }
 }
 
-/// What one status says: Ok(Some(description)) when idle, Ok(None)... see [`judge_idle`].
+/// What one status says, with a description for people; see [`judge_idle`].
 #[derive(Debug, PartialEq)]
 pub enum Seen {
     Idle(String),
@@ -41,9 +42,12 @@ pub enum Seen {
 
 /// Judges the status parts against the options. Pure.
 pub fn judge_idle(parts: &Map<String, Value>, o: &WaitIdleOpts) -> Seen {
-    let gpu = parts.get("gpu").cloned().unwrap_or(Value::Null);
-    if gpu["enabled"] == Value::Bool(false) || gpu.is_null() {
-        let why = gpu["why"].as_str().unwrap_or("no GPU reading").to_string();
+    let Some(gpu) = parts.get("gpu") else {
+        // Right after start-up the first reading may not be in yet: that is not "idle".
+        return Seen::Busy("no GPU reading yet".into());
+    };
+    if gpu["enabled"] == Value::Bool(false) {
+        let why = gpu["why"].as_str().unwrap_or("no reason given");
         return Seen::NoGpu(format!("GPU watching is off ({why}): nothing to wait for"));
     }
     let Some(devices) = gpu["devices"].as_array() else {
@@ -71,20 +75,28 @@ pub fn judge_idle(parts: &Map<String, Value>, o: &WaitIdleOpts) -> Seen {
     }
 }
 
+/// Why the status could not be read, and the exit code that says so.
+#[derive(Debug)]
+pub struct StatusUnavailable {
+    pub code: i32,
+    pub why: String,
+}
+
 /// Polls `status` (the `parts` of `ctl status`) until idle or the timeout; prints what it
-/// saw to `out`; returns the exit code.
+/// saw to `out` (each new busy reading, then the outcome); returns the exit code.
 pub fn wait_idle(
-    mut status: impl FnMut() -> Result<Map<String, Value>, String>,
+    mut status: impl FnMut() -> Result<Map<String, Value>, StatusUnavailable>,
     o: &WaitIdleOpts,
     out: &mut dyn Write,
 ) -> i32 {
     let deadline = Instant::now() + o.timeout;
+    let mut last_busy = None;
     loop {
         let parts = match status() {
             Ok(p) => p,
             Err(e) => {
-                let _ = writeln!(out, "cannot read clawvisor's status: {e}");
-                return 2;
+                let _ = writeln!(out, "cannot read clawvisor's status: {}", e.why);
+                return e.code;
             }
         };
         match judge_idle(&parts, o) {
@@ -108,7 +120,18 @@ pub fn wait_idle(
                 );
                 return 1;
             }
-            Seen::Busy(_) => std::thread::sleep(o.poll),
+            Seen::Busy(s) => {
+                // Once per change: a long wait should not flood a cron job's mail.
+                if last_busy.as_ref() != Some(&s) {
+                    let _ = writeln!(out, "busy: {s}");
+                    let _ = out.flush();
+                    last_busy = Some(s);
+                }
+                std::thread::sleep(
+                    o.poll
+                        .min(deadline.saturating_duration_since(Instant::now())),
+                );
+            }
         }
     }
 }
@@ -152,10 +175,11 @@ mod tests {
             text.contains("still busy") && text.contains("1.0 GiB free"),
             "{text}"
         );
+        assert_eq!(text.matches("busy: ").count(), 1, "{text}");
     }
 
     #[test]
-    fn no_gpu_is_idle_and_no_clawvisor_is_2() {
+    fn no_gpu_is_idle_and_no_clawvisor_is_the_callers_code() {
         let off = json!({"gpu": {"enabled": false, "why": "NVML is not available"}});
         let o = WaitIdleOpts::default();
         let mut out = Vec::new();
@@ -163,6 +187,21 @@ mod tests {
             wait_idle(|| Ok(off.as_object().unwrap().clone()), &o, &mut out),
             0
         );
-        assert_eq!(wait_idle(|| Err("no socket".into()), &o, &mut out), 2);
+        let gone = || {
+            Err(StatusUnavailable {
+                code: 3,
+                why: "no socket".into(),
+            })
+        };
+        assert_eq!(wait_idle(gone, &o, &mut out), 3);
+    }
+
+    #[test]
+    fn no_reading_yet_is_not_idle() {
+        let o = WaitIdleOpts::default();
+        assert_eq!(
+            judge_idle(&Map::new(), &o),
+            Seen::Busy("no GPU reading yet".into())
+        );
     }
 }

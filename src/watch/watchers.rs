@@ -11,8 +11,9 @@ use super::gpu::GpuTracker;
 use super::gpu_source::{GpuSource, open_gpu_source};
 use super::samplers::{self, GpuState};
 use super::shared::Shared;
-use crate::config::{Config, HttpProbeKind};
+use crate::config::{Config, HttpProbeKind, QualityConfig};
 use crate::health::exec::{CommandRunner, StdRunner};
+use crate::health::quality::{answer_limit, load_tests};
 use crate::health::tasks::{self, QualityRequest};
 use crate::supervisor::Inbox;
 
@@ -28,6 +29,8 @@ struct Running {
     gpu_off: Option<String>,
     gpu_release_timeout: std::time::Duration,
     quality: Option<mpsc::UnboundedSender<QualityRequest>>,
+    /// The `[quality]` the running quality task uses: bounds how long an answer may take.
+    quality_cfg: QualityConfig,
 }
 
 impl Watchers {
@@ -75,6 +78,7 @@ impl Watchers {
                 gpu_off: None,
                 gpu_release_timeout: cfg.gpu.release_timeout.get(),
                 quality: None,
+                quality_cfg: cfg.quality.clone(),
             }),
         };
         w.spawn_all(cfg);
@@ -110,22 +114,37 @@ impl Watchers {
         }
     }
 
-    /// Runs the quality tests now (`ctl probe quality`); resolves to the report.
+    /// Runs the quality tests now (`ctl probe quality`); resolves to the report, or to why
+    /// not. Always resolves, within [`answer_limit`]: a control client waiting on it holds a
+    /// slot of `[control] max_clients`.
     pub fn run_quality_now(
         &self,
     ) -> impl std::future::Future<Output = Result<Value, String>> + Send + 'static {
-        let tx = {
+        let (tx, cfg) = {
             let r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            r.quality.clone()
+            (r.quality.clone(), r.quality_cfg.clone())
         };
         async move {
             let tx = tx.ok_or("quality testing is off: set quality.tests in the config")?;
+            // Counted off the runtime's threads; a file that does not load fails fast anyway.
+            let path = cfg.tests.clone().unwrap_or_default();
+            let tests =
+                tokio::task::spawn_blocking(move || load_tests(&path).map_or(1, |t| t.len()))
+                    .await
+                    .unwrap_or(1);
+            let limit = answer_limit(cfg.timeout.get(), tests);
             let (reply, answer) = oneshot::channel();
             tx.send(reply)
                 .map_err(|_| "the quality task has stopped".to_string())?;
-            answer
-                .await
-                .map_err(|_| "the quality run was abandoned (reload?)".to_string())?
+            match tokio::time::timeout(limit, answer).await {
+                Ok(Ok(report)) => report,
+                Ok(Err(_)) => Err("the quality run was abandoned (reload?)".to_string()),
+                Err(_) => Err(format!(
+                    "the quality run did not finish within {} ({tests} tests of quality.timeout {})",
+                    humantime::format_duration(limit),
+                    cfg.timeout
+                )),
+            }
         }
     }
 
@@ -212,6 +231,7 @@ impl Watchers {
             None
         };
         r.quality = quality;
+        r.quality_cfg = cfg.quality.clone();
         r.gpu_release_timeout = cfg.gpu.release_timeout.get();
         self.start_gpu(&mut r, cfg);
     }

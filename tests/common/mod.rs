@@ -49,6 +49,22 @@ impl Clawvisor {
         Self::start_in(dir, &body, &[])
     }
 
+    /// As [`Clawvisor::start`], with extra environment variables for clawvisor (test hooks
+    /// such as `CLAWVISOR_FAKE_GPU`). They go through `env(1)`, which execs clawvisor in
+    /// place: the child's pid is still clawvisor's.
+    pub fn start_with_env(argv: &[&str], extra: &str, env: &[(&str, &str)]) -> Clawvisor {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "[gateway]\ncommand = {}\n{}",
+            toml_argv(argv),
+            base_config(dir.path(), extra)
+        );
+        let assignments: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut wrapper = vec!["env"];
+        wrapper.extend(assignments.iter().map(String::as_str));
+        Self::start_in(dir, &body, &wrapper)
+    }
+
     pub fn start_in(dir: tempfile::TempDir, config: &str, wrapper: &[&str]) -> Clawvisor {
         let config_path = dir.path().join("clawvisor.toml");
         fs::write(&config_path, config).unwrap();
@@ -320,4 +336,40 @@ pub fn example_config_all_on() -> String {
         text.push('\n');
     }
     text
+}
+
+/// A TCP port nobody listens on right now (for a gateway whose URL the config must name).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub fn wait_listening(port: u16, timeout: Duration) {
+    assert!(
+        eventually(timeout, || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "nothing listened on port {port} within {timeout:?}"
+    );
+}
+
+/// Writes the fake GPU file that clawvisor reads when `CLAWVISOR_FAKE_GPU` names it: one
+/// 16 GiB device with 1 GiB used, at `util` percent, with `procs` as (pid, bytes) holding
+/// memory. Written then renamed, so clawvisor never reads half a file.
+pub fn write_fake_gpu(path: &Path, util: u32, procs: &[(i32, u64)]) {
+    let procs: Vec<String> = procs
+        .iter()
+        .map(|(pid, m)| format!(r#"{{"pid": {pid}, "memory_used": {m}}}"#))
+        .collect();
+    let text = format!(
+        r#"{{"devices": [{{"index": 0, "name": "Fake GPU", "utilization_percent": {util},
+            "memory_used": 1073741824, "memory_total": 17179869184, "processes": [{}]}}]}}"#,
+        procs.join(",")
+    );
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text).unwrap();
+    fs::rename(&tmp, path).unwrap();
 }
