@@ -7,27 +7,11 @@ use std::time::Duration;
 
 use common::{Clawvisor, FAKE_GATEWAY};
 
-fn write_gpu(path: &std::path::Path, util: u32, procs: &[(i32, u64)]) {
-    let procs: Vec<String> = procs
-        .iter()
-        .map(|(pid, m)| format!(r#"{{"pid": {pid}, "memory_used": {m}}}"#))
-        .collect();
-    let text = format!(
-        r#"{{"devices": [{{"index": 0, "name": "Fake GPU", "utilization_percent": {util},
-            "memory_used": 1073741824, "memory_total": 17179869184, "processes": [{}]}}]}}"#,
-        procs.join(",")
-    );
-    // Write then rename, so clawvisor never reads half a file.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 #[test]
 fn gpu_thresholds_alert_and_restart_on_the_trees_vram() {
     let d = tempfile::tempdir().unwrap();
     let gpu = d.path().join("gpu.json");
-    write_gpu(&gpu, 10, &[(1, 8 << 30)]);
+    common::write_fake_gpu(&gpu, 10, &[(1, 8 << 30)]);
     // SAFETY: the only test in this binary; set before any thread reads the environment.
     unsafe { std::env::set_var("CLAWVISOR_FAKE_GPU", &gpu) };
     let cv = Clawvisor::start(
@@ -46,7 +30,7 @@ release_timeout = "1s"
         .as_i64()
         .unwrap() as i32;
     // pid 1's 8 GiB is not the gateway's: nothing happens for it.
-    write_gpu(&gpu, 95, &[(1, 8 << 30), (pid, 3 << 30)]);
+    common::write_fake_gpu(&gpu, 95, &[(1, 8 << 30), (pid, 3 << 30)]);
     let v = cv.wait_for("gpu.warn_utilization_above", 1, Duration::from_secs(60));
     assert_eq!(v[0]["source"], "gpu", "{v:?}");
     let v = cv.wait_for(

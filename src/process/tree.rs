@@ -5,25 +5,20 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 
+/// Every pid in /proc (processes, not threads).
+pub fn all_pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+}
+
 /// pid → parent pid of every process visible in /proc.
 pub fn parent_map() -> HashMap<i32, i32> {
-    let mut map = HashMap::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return map;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if let Some(ppid) = read_ppid(pid) {
-            map.insert(pid, ppid);
-        }
-    }
-    map
+    all_pids()
+        .filter_map(|pid| read_ppid(pid).map(|ppid| (pid, ppid)))
+        .collect()
 }
 
 /// The parent pid from /proc/PID/stat (field 4, after the parenthesised command name,

@@ -280,13 +280,7 @@ fn on_tick(s: &mut State, out: &mut Vec<Action>, now: Now) {
                     humantime::format_duration(s.rules.stop_timeout)
                 ),
             });
-            out.push(Action::KillTree { pid });
-            s.phase = Phase::Stopping {
-                pid,
-                deadline: now.mono,
-                killed: true,
-                then,
-            };
+            kill_now(s, out, now, pid, then);
         }
         Phase::Stopping {
             pid,
@@ -304,6 +298,17 @@ fn on_tick(s: &mut State, out: &mut Vec<Action>, now: Now) {
     }
 }
 
+/// SIGKILL the stopping child's tree now; its exit (or `KILL_GRACE`) is awaited next.
+fn kill_now(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, then: AfterStop) {
+    out.push(Action::KillTree { pid });
+    s.phase = Phase::Stopping {
+        pid,
+        deadline: now.mono,
+        killed: true,
+        then,
+    };
+}
+
 fn shutdown(s: &mut State, out: &mut Vec<Action>, now: Now, why: String) {
     s.last_reason = Some(why);
     match s.phase.clone() {
@@ -313,13 +318,7 @@ fn shutdown(s: &mut State, out: &mut Vec<Action>, now: Now, why: String) {
         } => {
             if then == AfterStop::Exit && !killed {
                 // Asked twice: do not wait out the timeout.
-                out.push(Action::KillTree { pid });
-                s.phase = Phase::Stopping {
-                    pid,
-                    deadline: now.mono,
-                    killed: true,
-                    then,
-                };
+                kill_now(s, out, now, pid, then);
             } else {
                 set_after_stop(s, AfterStop::Exit);
             }

@@ -125,24 +125,10 @@ pub fn tree_members(
 
 /// /proc/PID/stat of every process on the machine.
 pub fn read_all_stats() -> HashMap<i32, ProcStat> {
-    let mut map = HashMap::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return map;
-    };
     let mut buf = String::with_capacity(512);
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if let Some(s) = read_stat(pid, &mut buf) {
-            map.insert(pid, s);
-        }
-    }
-    map
+    crate::process::tree::all_pids()
+        .filter_map(|pid| read_stat(pid, &mut buf).map(|s| (pid, s)))
+        .collect()
 }
 
 fn read_stat(pid: i32, buf: &mut String) -> Option<ProcStat> {
