@@ -8,8 +8,7 @@ use std::time::Duration;
 use common::{Clawvisor, FAKE_GATEWAY};
 
 fn free_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port().to_string()
+    common::free_port().to_string()
 }
 
 fn token_file() -> (tempfile::TempDir, String) {
@@ -80,10 +79,11 @@ failure_threshold = 1
     assert!(cv.find("failed 1 times").is_empty());
 }
 
-#[test]
-fn slow_while_liveness_answers_is_busy_not_dead() {
+/// A gateway whose completions take 30 s while /healthz answers, probed every 100 ms with a
+/// 300 ms timeout, and `slow_window` as given.
+fn start_busy_gateway(slow_window: &str) -> Clawvisor {
     let port = free_port();
-    let cv = Clawvisor::start(
+    Clawvisor::start(
         &[FAKE_GATEWAY, "--port", &port, "--slow-completion", "30s"],
         &format!(
             r#"
@@ -95,10 +95,15 @@ url = "http://127.0.0.1:{port}/v1/chat/completions"
 period = "100ms"
 timeout = "300ms"
 failure_threshold = 2
-slow_window = "1h"
+slow_window = "{slow_window}"
 "#
         ),
-    );
+    )
+}
+
+#[test]
+fn slow_while_liveness_answers_is_busy_not_dead() {
+    let cv = start_busy_gateway("1h");
     let v = cv.wait_for("slow (busy, not dead yet)", 1, Duration::from_secs(60));
     assert_eq!(v[0]["source"], "probes.completion", "{v:?}");
     // Several more timed-out probes later, still one gateway and one alert.
@@ -114,23 +119,7 @@ slow_window = "1h"
 
 #[test]
 fn slow_past_the_window_restarts() {
-    let port = free_port();
-    let cv = Clawvisor::start(
-        &[FAKE_GATEWAY, "--port", &port, "--slow-completion", "30s"],
-        &format!(
-            r#"
-[probes.liveness]
-url = "http://127.0.0.1:{port}/healthz"
-period = "200ms"
-[probes.completion]
-url = "http://127.0.0.1:{port}/v1/chat/completions"
-period = "100ms"
-timeout = "300ms"
-failure_threshold = 2
-slow_window = "2s"
-"#
-        ),
-    );
+    let cv = start_busy_gateway("2s");
     let v = cv.wait_for("times in a row): POST", 1, Duration::from_secs(60));
     assert_eq!(v[0]["reaction"], "Restart", "{v:?}");
     assert!(

@@ -8,8 +8,7 @@ use std::time::Duration;
 use common::{Clawvisor, FAKE_GATEWAY};
 
 fn free_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port().to_string()
+    common::free_port().to_string()
 }
 
 fn tests_file(dir: &std::path::Path) -> String {
