@@ -7,7 +7,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -31,6 +32,11 @@ pub struct Archiver {
     pub clock: Arc<dyn Clock>,
     pub stop: Arc<AtomicBool>,
 }
+
+/// How long rotations must pause before the archiver starts its heavy work.
+const BURST_QUIET: Duration = Duration::from_millis(500);
+/// Plain bytes waiting for compression after which it starts even during a burst.
+const BURST_BACKLOG: u64 = 1 << 30;
 
 /// Compression must not slow the capture: the archiver runs under SCHED_IDLE (a share
 /// below nice 19, and it never preempts the readers or the writer). It is not starved:
@@ -59,16 +65,32 @@ impl Archiver {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if let Job::Rotated(p) = &job
-                && self.cfg.fsync_on_rotate
-                && !self.cfg.compress
-            {
-                let _ = File::open(p).and_then(|f| f.sync_all());
+            let mut backlog = self.take(&job);
+            // A burst rotates every few milliseconds: let it finish before competing with it
+            // for CPU and disk (gzip, fsync). Sustained heavy logging is still compressed
+            // once the plain backlog reaches BURST_BACKLOG.
+            while backlog < BURST_BACKLOG {
+                match self.jobs.recv_timeout(BURST_QUIET) {
+                    Ok(job) => backlog += self.take(&job),
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
             }
-            // Several rotations may be waiting: one tidy covers them all.
-            while let Ok(_more) = self.jobs.try_recv() {}
             self.tidy();
         }
+    }
+
+    /// Handles what must happen per rotation at once; returns the bytes it adds to the
+    /// plain backlog.
+    fn take(&self, job: &Job) -> u64 {
+        let Job::Rotated(p) = job else { return 0 };
+        if self.cfg.fsync_on_rotate && !self.cfg.compress {
+            let _ = File::open(p).and_then(|f| f.sync_all());
+        }
+        std::fs::metadata(p).map_or(0, |m| m.len())
     }
 
     fn list(&self) -> Listed {
