@@ -52,8 +52,6 @@ pub struct Parts {
     pub inbox: Inbox,
     pub logs: LogPipeline,
     pub notices: NoticeSender,
-    pub child_pid: watch::Receiver<Option<i32>>,
-    pub aux: AuxRunner,
 }
 
 impl Runner {
@@ -91,19 +89,13 @@ impl Runner {
         let watchers = crate::watch::Watchers::start_with_runner(
             &cfg,
             inbox.clone(),
-            child_rx.clone(),
+            child_rx,
             std::sync::Arc::new(aux_runner),
         );
         let parts = Parts {
             inbox: inbox.clone(),
             logs: logs.clone(),
             notices: notices.clone(),
-            child_pid: child_rx,
-            aux: AuxRunner {
-                spawner: spawner.clone(),
-                reaper: reaper.clone(),
-                aux: aux.clone(),
-            },
         };
         Ok((
             Runner {
