@@ -317,22 +317,15 @@ impl Runner {
             Phase::Paused => self.state.pause.as_ref().map_or(String::new(), |p| {
                 format!("{}; resume with `{RESUME_HINT}`", p.reason)
             }),
-            Phase::Stopping { then, .. } => format!("then {then:?}").to_lowercase(),
+            Phase::Stopping { then, .. } => format!("then {}", format!("{then:?}").to_lowercase()),
             Phase::Exiting { code } => format!("exit code {code}"),
             _ => String::new(),
         };
-        tracing::info!(from = before, to = after, "{detail}");
-        self.notice(
-            "state",
-            format!(
-                "{before} -> {after}{}{detail}",
-                if detail.is_empty() { "" } else { ": " }
-            ),
-        );
-        let status = format!(
-            "{after}{}{detail}",
-            if detail.is_empty() { "" } else { ": " }
-        );
+        let sep = if detail.is_empty() { "" } else { ": " };
+        let change = format!("{before} -> {after}{sep}{detail}");
+        tracing::info!(from = before, to = after, "{change}");
+        self.notice("state", change);
+        let status = format!("{after}{sep}{detail}");
         let mut states = vec![sd_notify::NotifyState::Status(&status)];
         if after == "running" && !self.notified_ready {
             self.notified_ready = true;
