@@ -52,6 +52,53 @@ pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+type WriteRequest = (
+    PathBuf,
+    PersistedState,
+    std::sync::mpsc::SyncSender<io::Result<()>>,
+);
+
+/// Writes state.json on a thread of its own, in order, so a hung disk cannot hold the
+/// supervisor: `save` waits at most `WAIT` for the write, then goes on (the write still lands
+/// when the disk recovers).
+pub struct StateWriter {
+    tx: std::sync::mpsc::Sender<WriteRequest>,
+}
+
+impl StateWriter {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub fn start() -> StateWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<WriteRequest>();
+        std::thread::Builder::new()
+            .name("state-writer".into())
+            .spawn(move || {
+                for (dir, state, done) in rx {
+                    let _ = done.send(save(&dir, &state));
+                }
+            })
+            .expect("spawn the state writer thread");
+        StateWriter { tx }
+    }
+
+    pub fn save(&self, dir: &Path, pause: Option<PauseRecord>) -> io::Result<()> {
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        let state = PersistedState { version: 1, pause };
+        self.tx
+            .send((dir.to_path_buf(), state, done))
+            .map_err(|_| io::Error::other("the state writer thread is gone"))?;
+        result.recv_timeout(Self::WAIT).unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "still writing after {:?}; it goes on in the background",
+                    Self::WAIT
+                ),
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +136,23 @@ mod tests {
                 .to_string()
                 .contains("corrupt")
         );
+    }
+
+    #[test]
+    fn the_writer_thread_saves_in_order_and_reports_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = StateWriter::start();
+        let rec = |reason: &str| PauseRecord {
+            reason: reason.into(),
+            since: SystemTime::now(),
+            last_exit: None,
+            last_lines: vec![],
+        };
+        w.save(dir.path(), Some(rec("first"))).unwrap();
+        w.save(dir.path(), Some(rec("second"))).unwrap();
+        assert_eq!(load(dir.path()).unwrap().pause.unwrap().reason, "second");
+        w.save(dir.path(), None).unwrap();
+        assert!(load(dir.path()).unwrap().pause.is_none());
+        assert!(w.save(Path::new("/proc/no/such/dir"), None).is_err());
     }
 }

@@ -18,7 +18,7 @@ use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
 use super::pause::PauseRecord;
-use super::persist::{self, PersistedState};
+use super::persist::{self, StateWriter};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
 
@@ -44,6 +44,7 @@ pub struct Runner {
     reply: Option<oneshot::Sender<Result<String, String>>>,
     exit_code: Option<i32>,
     notified_ready: bool,
+    state_writer: StateWriter,
     watchers: crate::watch::Watchers,
 }
 
@@ -112,6 +113,7 @@ impl Runner {
                 reply: None,
                 exit_code: None,
                 notified_ready: false,
+                state_writer: StateWriter::start(),
                 watchers,
             },
             parts,
@@ -347,7 +349,7 @@ impl Runner {
     }
 
     fn save_state(&self, pause: Option<PauseRecord>) {
-        if let Err(e) = persist::save(&self.cfg.state.dir, &PersistedState { version: 1, pause }) {
+        if let Err(e) = self.state_writer.save(&self.cfg.state.dir, pause) {
             tracing::error!(
                 "cannot write {}: {e} (the pause will not survive a restart of clawvisor)",
                 persist::path_in(&self.cfg.state.dir).display()
