@@ -14,6 +14,7 @@ pub mod frame;
 mod peer;
 pub mod protocol;
 mod render;
+mod render_parts;
 pub mod server;
 mod socket_file;
 mod stream;

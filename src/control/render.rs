@@ -46,7 +46,8 @@ pub fn status_table(s: &Status, resume_command: &str, now: SystemTime) -> String
         }
     }
     for (name, value) in &s.parts {
-        rows.push((name.as_str(), part_text(value)));
+        let text = super::render_parts::summary(name, value).unwrap_or_else(|| part_text(value));
+        rows.push((name.as_str(), text));
     }
     if s.pause.is_some() {
         rows.push(("to resume", resume_command.to_string()));

@@ -1,0 +1,193 @@
+//! One readable line per `status` part (logs, memory, GPU, disk, probes, quality) for people;
+//! `--json` keeps every field. Unknown parts fall back to `key=value` pairs.
+
+use serde_json::Value;
+
+use crate::config::Size;
+
+/// The summary of part `name`, or None when there is no curated form for it.
+pub fn summary(name: &str, v: &Value) -> Option<String> {
+    let text = match name {
+        "logs" => logs(v),
+        "memory" => memory(v),
+        "gpu" => gpu(v),
+        "disk" => disk(v),
+        "quality" => quality(v),
+        n if n.starts_with("probes.") => probe(v),
+        _ => return None,
+    }?;
+    Some(match v["age_secs"].as_f64() {
+        Some(age) => format!("{text}  ({age:.0}s ago)"),
+        None => text,
+    })
+}
+
+fn size(v: &Value) -> String {
+    v.as_u64().map_or("-".into(), |b| Size(b).to_string())
+}
+
+fn num(v: &Value) -> String {
+    v.as_u64().map_or("-".into(), |n| n.to_string())
+}
+
+fn logs(v: &Value) -> Option<String> {
+    v.get("lines_written")?;
+    let mut s = format!(
+        "{} lines ({}) written, {} rotations, {} compressed",
+        num(&v["lines_written"]),
+        size(&v["bytes_written"]),
+        num(&v["rotations"]),
+        num(&v["files_compressed"])
+    );
+    let dropped = v["lines_dropped"].as_u64().unwrap_or(0);
+    if dropped > 0 || v["dropping"] == Value::Bool(true) {
+        s.push_str(&format!(
+            ", {dropped} lines DROPPED ({})",
+            size(&v["bytes_dropped"])
+        ));
+    }
+    if v["dropping"] == Value::Bool(true) {
+        s.push_str(", dropping now: the disk is failing or stalled");
+    }
+    Some(s)
+}
+
+fn memory(v: &Value) -> Option<String> {
+    if v["gateway_running"] == Value::Bool(false) {
+        return Some("gateway not running".into());
+    }
+    if v.get("rss_bytes").is_none() {
+        return None;
+    }
+    let growth = match v["growth_per_hour_bytes"].as_f64() {
+        Some(g) if g >= 0.0 => format!("+{}/h", Size(g as u64)),
+        Some(g) => format!("-{}/h", Size((-g) as u64)),
+        None => "growth: not enough samples".into(),
+    };
+    Some(format!(
+        "rss {}, pss {} over {} processes, {growth}; warn above {}, restart above {}",
+        size(&v["rss_bytes"]),
+        size(&v["pss_bytes"]),
+        num(&v["processes"]),
+        v["warn_above"].as_str().unwrap_or("-"),
+        v["restart_above"].as_str().unwrap_or("-"),
+    ))
+}
+
+fn gpu(v: &Value) -> Option<String> {
+    if v["enabled"] == Value::Bool(false) {
+        return Some(format!("off: {}", v["why"].as_str().unwrap_or("disabled")));
+    }
+    let devices = v["devices"].as_array()?;
+    let each: Vec<String> = devices
+        .iter()
+        .map(|d| {
+            format!(
+                "GPU {} {}% busy, {} of {} used ({} by the gateway)",
+                num(&d["index"]),
+                d["utilization_percent"]
+                    .as_f64()
+                    .map_or("-".into(), |u| format!("{u:.0}")),
+                size(&d["memory_used"]),
+                size(&d["memory_total"]),
+                size(&d["gateway_memory"]),
+            )
+        })
+        .collect();
+    Some(each.join("; "))
+}
+
+fn disk(v: &Value) -> Option<String> {
+    let fss = v["filesystems"].as_array()?;
+    let each: Vec<String> = fss
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:.1}% used",
+                f["role"].as_str().unwrap_or("?"),
+                f["used_percent"].as_f64().unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    Some(format!(
+        "{} (warn above {}%)",
+        each.join(", "),
+        v["warn_above"]
+            .as_f64()
+            .map_or("-".into(), |w| format!("{w:.0}"))
+    ))
+}
+
+fn probe(v: &Value) -> Option<String> {
+    let state = v["state"].as_str()?;
+    let mut s = state.to_string();
+    if let Some(last) = v["last"].as_str() {
+        s.push_str(&format!(", last {last}"));
+    }
+    if let Some(ms) = v["latency_ms"].as_u64() {
+        s.push_str(&format!(" in {ms} ms"));
+    }
+    let fails = v["failures_in_a_row"].as_u64().unwrap_or(0);
+    if fails > 0 {
+        s.push_str(&format!(", {fails} failures in a row"));
+    }
+    if let Some(r) = v["reason"].as_str() {
+        s.push_str(&format!(": {r}"));
+    }
+    Some(s)
+}
+
+fn quality(v: &Value) -> Option<String> {
+    if v["enabled"] == Value::Bool(false) {
+        return Some("off (set quality.tests)".into());
+    }
+    match v["pass_rate"].as_f64() {
+        Some(rate) => Some(format!(
+            "{}/{} passed ({:.0}%, floor {:.0}%), next run in {}s",
+            num(&v["passed"]),
+            num(&v["total"]),
+            rate * 100.0,
+            v["min_pass_rate"].as_f64().unwrap_or(0.0) * 100.0,
+            num(&v["next_run_in_secs"])
+        )),
+        None => Some(format!(
+            "no run yet, first in {}s{}",
+            num(&v["next_run_in_secs"]),
+            v["error"]
+                .as_str()
+                .map_or(String::new(), |e| format!(": {e}"))
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_parts_read_as_sentences() {
+        let m = json!({"gateway_running": true, "rss_bytes": 3u64 << 30, "pss_bytes": 2u64 << 30,
+            "processes": 3, "growth_per_hour_bytes": 104857600.0, "warn_above": "10.0 GiB",
+            "restart_above": "12.0 GiB", "age_secs": 2.0});
+        assert_eq!(
+            summary("memory", &m).unwrap(),
+            "rss 3.0 GiB, pss 2.0 GiB over 3 processes, +100.0 MiB/h; warn above 10.0 GiB, restart above 12.0 GiB  (2s ago)"
+        );
+        let g = json!({"enabled": false, "why": "NVML is not available"});
+        assert_eq!(summary("gpu", &g).unwrap(), "off: NVML is not available");
+        let l = json!({"lines_written": 5, "bytes_written": 480, "rotations": 0, "files_compressed": 0,
+            "lines_dropped": 7, "bytes_dropped": 700, "dropping": true});
+        let s = summary("logs", &l).unwrap();
+        assert!(
+            s.contains("7 lines DROPPED") && s.contains("dropping now"),
+            "{s}"
+        );
+        let p = json!({"state": "failing", "last": "fail", "failures_in_a_row": 2, "reason": "timed out"});
+        assert_eq!(
+            summary("probes.liveness", &p).unwrap(),
+            "failing, last fail, 2 failures in a row: timed out"
+        );
+        assert!(summary("something-new", &json!({"a": 1})).is_none());
+    }
+}
