@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Figures for the lifecycle core: restart latency (child exit -> next spawn, backoff 0),
+# Figures for the lifecycle core: restart latency (the reaper's exit event -> next spawn,
+# backoff 0),
 # clawvisor's idle RSS, and the release binary's size.
 # Usage: bash scripts/measure_core.sh   (builds the release binaries first)
 set -euo pipefail
@@ -40,7 +41,7 @@ t = lambda e: datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:0
 gaps, last_fail = [], None
 for e in ev:
     m = e.get("message", "")
-    if m.startswith("gateway failed"): last_fail = t(e)
+    if m.startswith("gateway exited"): last_fail = t(e)
     elif m == "gateway started" and last_fail is not None:
         gaps.append((t(e) - last_fail) * 1000); last_fail = None
 gaps.sort()

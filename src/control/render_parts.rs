@@ -56,9 +56,7 @@ fn memory(v: &Value) -> Option<String> {
     if v["gateway_running"] == Value::Bool(false) {
         return Some("gateway not running".into());
     }
-    if v.get("rss_bytes").is_none() {
-        return None;
-    }
+    v.get("rss_bytes")?;
     let growth = match v["growth_per_hour_bytes"].as_f64() {
         Some(g) if g >= 0.0 => format!("+{}/h", Size(g as u64)),
         Some(g) => format!("-{}/h", Size((-g) as u64)),

@@ -322,6 +322,37 @@ impl LogPipeline {
         }
     }
 
+    /// After the child exits: waits (bounded by `timeout`) until its readers have taken in
+    /// everything it wrote, so its last lines reach the ring (and so the pause record)
+    /// before anyone reads them. Done when every reader is at end-of-file, or when nothing
+    /// new arrived for a moment (a descendant may hold the pipe open for a long time).
+    pub fn settle(&self, timeout: Duration) {
+        const QUIET: Duration = Duration::from_millis(25);
+        let deadline = Instant::now() + timeout;
+        let stats = &self.shared.core.stats;
+        let mut seen = Counters::get(&stats.bytes_read);
+        let mut quiet_since = Instant::now();
+        loop {
+            let all_eof = self
+                .shared
+                .readers
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|h| h.is_finished());
+            let now = Instant::now();
+            if all_eof || now >= deadline || now.duration_since(quiet_since) >= QUIET {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            let read = Counters::get(&stats.bytes_read);
+            if read != seen {
+                seen = read;
+                quiet_since = Instant::now();
+            }
+        }
+    }
+
     /// Waits until every batch queued so far is written (tests, `ctl`); false on timeout.
     pub fn flush(&self, timeout: Duration) -> bool {
         let stats = &self.shared.core.stats;

@@ -26,6 +26,8 @@ use super::status::Status;
 const PAUSE_LINES: usize = 50;
 /// How long stragglers get between SIGTERM and SIGKILL.
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
+/// How long an exit waits for the child's last lines to reach the log pipeline.
+const LOG_SETTLE: Duration = Duration::from_millis(250);
 /// How long the log pipeline gets to write the child's last lines at exit.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -167,6 +169,14 @@ impl Runner {
 
     async fn on_input(&mut self, input: Input) {
         match input {
+            Input::Event(e @ Event::Exited { pid, exit }) => {
+                tracing::info!(pid, "gateway exited ({exit})");
+                // Its last lines (often the reason it died) reach the ring before anything
+                // (a pause record, an alert) is built from the exit.
+                let logs = self.logs.clone();
+                let _ = tokio::task::spawn_blocking(move || logs.settle(LOG_SETTLE)).await;
+                self.handle(e).await
+            }
             Input::Event(e) => self.handle(e).await,
             Input::Command { command, reply } => {
                 self.reply = Some(reply);
