@@ -32,7 +32,6 @@ mod writer;
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::process::{ChildStderr, ChildStdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -246,7 +245,7 @@ impl LogPipeline {
     }
 
     /// Starts capturing a newly spawned child's streams.
-    pub fn attach(&self, stdout: ChildStdout, stderr: ChildStderr) {
+    pub fn attach(&self, stdout: impl Into<OwnedFd>, stderr: impl Into<OwnedFd>) {
         self.attach_fd(Stream::Out, stdout.into());
         self.attach_fd(Stream::Err, stderr.into());
     }

@@ -44,7 +44,10 @@ impl AuxRunner {
         let pid = child.pid;
         self.aux.lock().unwrap().insert(pid);
         let exited = self.reaper.watch(pid);
-        let (mut out, mut err) = (child.stdout, child.stderr);
+        let (mut out, mut err) = (
+            std::fs::File::from(child.stdout),
+            std::fs::File::from(child.stderr),
+        );
         let reader = tokio::task::spawn_blocking(move || {
             let mut buf = Vec::new();
             let _ = (&mut out).take(MAX_OUTPUT as u64).read_to_end(&mut buf);

@@ -2,6 +2,7 @@
 
 pub mod aux;
 pub mod kill;
+pub mod ops;
 pub mod reaper;
 pub mod signals;
 pub mod spawn;

@@ -3,9 +3,10 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{ChildStderr, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
@@ -131,8 +132,9 @@ fn lookup_group(name: &str) -> Result<Gid, String> {
 
 pub struct SpawnedChild {
     pub pid: i32,
-    pub stdout: ChildStdout,
-    pub stderr: ChildStderr,
+    /// Read ends of the child's stdout and stderr pipes.
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
 }
 
 /// Forks and execs `spec` in its own session. Call only from the spawner thread.
@@ -195,8 +197,8 @@ fn spawn_now(spec: &ChildSpec) -> io::Result<SpawnedChild> {
     drop(child);
     Ok(SpawnedChild {
         pid,
-        stdout,
-        stderr,
+        stdout: stdout.into(),
+        stderr: stderr.into(),
     })
 }
 

@@ -8,10 +8,14 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::Config;
 use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
+use std::sync::Arc;
+
+use crate::health::CommandRunner;
 use crate::process::aux::{AuxRunner, AuxSet};
+use crate::process::ops::{ProcessOps, RealOps};
 use crate::process::reaper::Reaper;
+use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
-use crate::process::{kill, signals};
 
 use super::decide::{RESUME_HINT, decide};
 use super::event::{Action, Event};
@@ -37,9 +41,7 @@ pub struct Runner {
     state: State,
     inbox: Inbox,
     rx: mpsc::UnboundedReceiver<Input>,
-    spawner: Spawner,
-    reaper: Reaper,
-    aux: AuxSet,
+    ops: Arc<dyn ProcessOps>,
     logs: LogPipeline,
     notices: NoticeSender,
     child_pid: watch::Sender<Option<i32>>,
@@ -63,10 +65,30 @@ impl Runner {
         crate::process::become_subreaper();
         let reaper =
             Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
-        let spawner = Spawner::start();
-        let (inbox, rx) = Inbox::channel();
-        signals::start(inbox.clone())
+        let aux = AuxRunner {
+            spawner: Spawner::start(),
+            reaper,
+            aux: AuxSet::default(),
+        };
+        let ops = Arc::new(RealOps {
+            spawner: aux.spawner.clone(),
+            reaper: aux.reaper.clone(),
+            aux: aux.aux.clone(),
+        });
+        let (runner, parts) = Runner::start_with(cfg, ops, Arc::new(aux))?;
+        signals::start(parts.inbox.clone())
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        Ok((runner, parts))
+    }
+
+    /// The runner on given process operations (the real ones, or a test's fake) and a
+    /// runner for auxiliary commands (exec probes). No OS signal handling.
+    pub fn start_with(
+        cfg: Config,
+        ops: Arc<dyn ProcessOps>,
+        commands: Arc<dyn CommandRunner>,
+    ) -> Result<(Runner, Parts), String> {
+        let (inbox, rx) = Inbox::channel();
         // Log files belong to the gateway's user, when it has one.
         let owner = resolve_credentials(cfg.gateway.user.as_deref(), cfg.gateway.group.as_deref())?
             .map(|c| FileOwner {
@@ -78,23 +100,13 @@ impl Runner {
             .map_err(|e| format!("logs.dir {}: {e}", cfg.logs.dir.display()))?;
         let (notices, _) = broadcast::channel(256);
         let (child_tx, child_rx) = watch::channel(None);
-        let aux = AuxSet::default();
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
         let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
-        let aux_runner = AuxRunner {
-            spawner: spawner.clone(),
-            reaper: reaper.clone(),
-            aux: aux.clone(),
-        };
-        let watchers = crate::watch::Watchers::start_with_runner(
-            &cfg,
-            inbox.clone(),
-            child_rx,
-            std::sync::Arc::new(aux_runner),
-        );
+        let watchers =
+            crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let parts = Parts {
             inbox: inbox.clone(),
             logs: logs.clone(),
@@ -106,9 +118,7 @@ impl Runner {
                 state,
                 inbox,
                 rx,
-                spawner,
-                reaper,
-                aux,
+                ops,
                 logs,
                 notices,
                 child_pid: child_tx,
@@ -259,13 +269,14 @@ impl Runner {
                     inbox.send(Input::SpawnNow);
                 });
             }
-            Action::Signal { pid, signal } => kill::signal_group(pid, signal),
-            Action::KillTree { pid } => kill::kill_tree(pid),
+            Action::Signal { pid, signal } => self.ops.signal_group(pid, signal),
+            Action::KillTree { pid } => self.ops.kill_tree(pid),
             Action::KillStragglers => {
                 let _ = self.child_pid.send(None);
-                let pids = kill::stragglers(None, &self.aux.lock().unwrap());
+                let pids = self.ops.stragglers();
+                let ops = self.ops.clone();
                 // Off the supervisor task: the grace period must not hold the brain.
-                tokio::task::spawn_blocking(move || kill::end_stragglers(pids, STRAGGLER_GRACE));
+                tokio::task::spawn_blocking(move || ops.end_stragglers(pids, STRAGGLER_GRACE));
             }
             Action::SavePause(mut record) => {
                 record.last_lines = self
@@ -297,11 +308,11 @@ impl Runner {
             Ok(s) => s,
             Err(error) => return Event::SpawnFailed { error },
         };
-        match self.spawner.spawn(spec).await {
+        match self.ops.spawn(spec).await {
             Ok(child) => {
                 let pid = child.pid;
                 self.logs.attach(child.stdout, child.stderr);
-                let exited = self.reaper.watch(pid);
+                let exited = self.ops.exited(pid);
                 let inbox = self.inbox.clone();
                 tokio::spawn(async move {
                     if let Ok(exit) = exited.await {
@@ -435,10 +446,10 @@ impl Runner {
     async fn finish(self) -> i32 {
         let code = self.exit_code.unwrap_or(0);
         // The gateway is gone; end whatever is left of its tree, then flush its last lines.
-        let aux = self.aux.lock().unwrap().clone();
-        let pids = kill::stragglers(None, &aux);
+        let pids = self.ops.stragglers();
+        let ops = self.ops.clone();
         let _ =
-            tokio::task::spawn_blocking(move || kill::end_stragglers(pids, STRAGGLER_GRACE)).await;
+            tokio::task::spawn_blocking(move || ops.end_stragglers(pids, STRAGGLER_GRACE)).await;
         let logs = self.logs.clone();
         let _ = tokio::task::spawn_blocking(move || logs.finish(LOG_FLUSH_TIMEOUT)).await;
         tracing::info!(code, "clawvisor exiting");
