@@ -33,10 +33,8 @@ failure_threshold = 3
         common::msg(&restart[0]).contains("no answer within 500ms"),
         "{restart:?}"
     );
-    assert!(
-        common::eventually(Duration::from_secs(60), || cv.gateway_pids().len() >= 2),
-        "the hung gateway was not restarted"
-    );
+    // Restarted: a second gateway started.
+    cv.wait_for("gateway started", 2, Duration::from_secs(60));
 }
 
 #[test]
@@ -86,10 +84,8 @@ url = "http://127.0.0.1:{port}/healthz"
     );
     let v = cv.wait_for("probes.startup_timeout (2s)", 1, Duration::from_secs(60));
     assert_eq!(v[0]["source"], "probes.startup", "{v:?}");
-    assert!(
-        common::eventually(Duration::from_secs(60), || cv.gateway_pids().len() >= 2),
-        "the gateway that never started was not restarted"
-    );
+    // Restarted: a second gateway started.
+    cv.wait_for("gateway started", 2, Duration::from_secs(60));
 }
 
 #[test]
