@@ -65,14 +65,22 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
             return Ok(Config::default());
         }
     };
-    Config::load(&path).map_err(|e| format!("{e}\nclawvisor: the config has errors; not starting"))
+    let (cfg, warnings) = Config::load_with_warnings(&path)
+        .map_err(|e| format!("{e}\nclawvisor: the config has errors; not starting"))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(cfg)
 }
 
 fn check(path: Option<&Path>) -> i32 {
     let path = path.map_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH), Path::to_path_buf);
-    match Config::load(&path) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
+    match Config::load_with_warnings(&path) {
+        Ok((_, warnings)) => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}: ok ({} warning(s))", path.display(), warnings.len());
             0
         }
         Err(errors) => {

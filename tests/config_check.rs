@@ -82,3 +82,38 @@ fn cli_usage_errors_exit_2() {
     let (code, _, err) = run_cli(&["frobnicate"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn unknown_users_are_errors_and_missing_files_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[gateway]\nuser = \"no-such-user-here\"\n").unwrap();
+    let p = path.display().to_string();
+    let (code, _, err) = run_cli(&["check", "--config", &p]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("gateway.user at {p}:2:8: no such user")),
+        "{err}"
+    );
+
+    std::fs::write(
+        &path,
+        "[quality]\ntests = \"/nonexistent/tests.json\"\n[probes.completion]\ntoken_file = \"/nonexistent/token\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", &p]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: quality.tests at {p}:2:9: /nonexistent/tests.json"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "warning: probes.completion.token_file at {p}:4:14: /nonexistent/token"
+        )),
+        "{err}"
+    );
+    assert!(out.contains("ok (2 warning(s))"), "{out}");
+}

@@ -96,6 +96,21 @@ impl GatewayConfig {
         if self.command.is_empty() || self.command[0].is_empty() {
             out.push(("gateway.command".into(), "must name a program".into()));
         }
+        // The names must exist here: a typo would otherwise surface as a crash loop.
+        if let Err(e) =
+            crate::process::spawn::resolve_credentials(self.user.as_deref(), self.group.as_deref())
+        {
+            let key = if e.starts_with("gateway.group") {
+                "gateway.group"
+            } else {
+                "gateway.user"
+            };
+            let msg = e
+                .split_once(": ")
+                .map_or(e.as_str(), |(_, m)| m)
+                .to_string();
+            out.push((key.into(), msg));
+        }
         if self.group.is_some() && self.user.is_none() && !nix::unistd::Uid::effective().is_root() {
             out.push((
                 "gateway.group".into(),

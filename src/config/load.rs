@@ -56,6 +56,12 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 pub(super) fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    load_file_with_warnings(path).map(|(cfg, _)| cfg)
+}
+
+pub(super) fn load_file_with_warnings(
+    path: &Path,
+) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -67,7 +73,20 @@ pub(super) fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     })?;
     let mut cfg = parse_text(&text, &origin)?;
     cfg.source = Some(path.to_path_buf());
-    Ok(cfg)
+    let warnings = match DeTable::parse(&text) {
+        Ok(doc) => cfg
+            .environment_warnings()
+            .into_iter()
+            .map(|(key, message)| ConfigError {
+                origin: origin.clone(),
+                line_col: span_of(doc.get_ref(), &key).map(|r| line_col(&text, r.start)),
+                key: Some(key),
+                message,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok((cfg, warnings))
 }
 
 pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigErrors> {

@@ -5,6 +5,7 @@
 //! the key and its file:line:column.
 
 mod control;
+mod environment;
 mod gateway;
 mod load;
 mod logs;
@@ -64,6 +65,12 @@ impl Config {
     /// Reads and validates a config file, reporting every problem at once.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         load::load_file(path)
+    }
+
+    /// As [`Config::load`], plus warnings about this machine (a missing tests or token
+    /// file), each with its place.
+    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
+        load::load_file_with_warnings(path)
     }
 
     /// Parses and validates config text; `origin` names it in error messages.
