@@ -69,3 +69,53 @@ fn notifies_ready_status_watchdog_and_stopping() {
         "{env}"
     );
 }
+
+#[test]
+fn with_a_readiness_probe_ready_waits_for_it_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = free_port().to_string();
+    let extra = format!(
+        "[probes.readiness]\nurl = \"http://127.0.0.1:{port}/readyz\"\nperiod = \"100ms\"\n"
+    );
+    let config = format!(
+        "[gateway]\ncommand = [\"{FAKE_GATEWAY}\", \"--port\", \"{port}\", \"--ready-delay\", \"1500ms\"]\n{}",
+        base_config(dir.path(), &extra)
+    );
+    let cfg_path = dir.path().join("c.toml");
+    std::fs::write(&cfg_path, config).unwrap();
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new(CLAWVISOR)
+        .args(["run", "--config", &cfg_path.display().to_string()])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut running_at = None;
+    let mut ready_at = None;
+    while t0.elapsed() < Duration::from_secs(30) && ready_at.is_none() {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.contains("STATUS=running") && running_at.is_none() {
+                running_at = Some(t0.elapsed());
+            }
+            if msg.contains("READY=1") {
+                ready_at = Some(t0.elapsed());
+            }
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    let (running, ready) = (
+        running_at.expect("STATUS=running"),
+        ready_at.expect("READY=1"),
+    );
+    assert!(
+        ready >= running + Duration::from_millis(1200),
+        "READY=1 at {ready:?}, running at {running:?}: not gated by /readyz"
+    );
+}

@@ -14,7 +14,14 @@ const PAUSE_LINES_SHOWN: usize = 20;
 /// gateway last ended, its last lines, and the exact command that resumes it.
 pub fn status_table(s: &Status, resume_command: &str, now: SystemTime) -> String {
     let mut rows: Vec<(&str, String)> = vec![
-        ("state", s.state.clone()),
+        (
+            "state",
+            match (s.state.as_str(), s.ready) {
+                ("running", true) => "running, ready".to_string(),
+                ("running", false) => "running, not ready yet".to_string(),
+                (other, _) => other.to_string(),
+            },
+        ),
         ("pid", s.pid.map_or("-".into(), |p| p.to_string())),
         ("uptime", s.uptime_secs.map_or("-".into(), secs)),
         ("restarts", s.restarts.to_string()),
@@ -223,6 +230,7 @@ mod tests {
             state: "paused".into(),
             pid: None,
             uptime_secs: None,
+            ready: false,
             restarts: 5,
             last_exit: None,
             backoff_remaining_secs: None,

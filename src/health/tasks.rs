@@ -102,6 +102,9 @@ pub async fn http_probe_task(
         if passed && proves_life {
             shared.proof_of_life(&part);
         }
+        if passed && kind == HttpProbeKind::Readiness {
+            shared.mark_ready(&part);
+        }
         let in_grace = shared.in_grace(now);
         if kind == HttpProbeKind::Liveness {
             shared.set_liveness_failing(!passed);

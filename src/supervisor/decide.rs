@@ -39,6 +39,7 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                 s.phase = Phase::Running {
                     pid,
                     started_at: now.wall,
+                    ready: false,
                 };
             } else {
                 // A child nobody wants any more (the plan changed while it was starting):
@@ -53,6 +54,13 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
             }
         }
         Event::Exited { pid, exit } => on_exit(&mut s, &mut out, now, pid, exit),
+        Event::Ready { pid } => {
+            if let Phase::Running { pid: p, ready, .. } = &mut s.phase
+                && *p == pid
+            {
+                *ready = true;
+            }
+        }
         Event::Tick => on_tick(&mut s, &mut out, now),
         Event::Shutdown { why } => shutdown(&mut s, &mut out, now, why),
         Event::Forward { signal } => {

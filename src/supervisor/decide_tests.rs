@@ -494,3 +494,13 @@ fn a_child_spawned_after_the_plan_changed_is_killed() {
     );
     assert!(sim.is_paused());
 }
+
+#[test]
+fn ready_marks_only_the_current_child() {
+    let mut sim = Sim::new(rules());
+    sim.spawned(7);
+    assert!(sim.ev(Event::Ready { pid: 6 }).is_empty());
+    assert!(matches!(sim.s.phase, Phase::Running { ready: false, .. }));
+    assert!(sim.ev(Event::Ready { pid: 7 }).is_empty());
+    assert!(matches!(sim.s.phase, Phase::Running { ready: true, .. }));
+}

@@ -22,6 +22,10 @@ pub enum Event {
         pid: i32,
         exit: Exit,
     },
+    /// The gateway answers: its readiness probe passed (or, without probes, it started).
+    Ready {
+        pid: i32,
+    },
     /// A deadline (`State::next_deadline`) may have passed.
     Tick,
     /// SIGTERM/SIGINT/SIGQUIT or `ctl shutdown`: stop the child and exit.

@@ -253,6 +253,7 @@ impl Runner {
             if before != after {
                 self.on_phase_change(before, after);
             }
+            self.notify_ready_once();
         }
     }
 
@@ -320,6 +321,10 @@ impl Runner {
                     }
                 });
                 let _ = self.child_pid.send(Some(pid));
+                if !self.watchers.gates_readiness() {
+                    // No probe says when it answers: running is as ready as we can know.
+                    self.inbox.event(Event::Ready { pid });
+                }
                 tracing::info!(pid, command = ?self.cfg.gateway.command, "gateway started");
                 self.notice("spawn", format!("gateway started, pid {pid}"));
                 Event::Spawned { pid }
@@ -350,14 +355,25 @@ impl Runner {
         self.notice("state", change);
         let status = format!("{after}{sep}{detail}");
         let mut states = vec![sd_notify::NotifyState::Status(&status)];
-        if after == "running" && !self.notified_ready {
-            self.notified_ready = true;
-            states.push(sd_notify::NotifyState::Ready);
-        }
         if matches!(self.state.phase, Phase::Exiting { .. }) {
             states.push(sd_notify::NotifyState::Stopping);
         }
         let _ = sd_notify::notify(&states);
+    }
+
+    /// systemd's READY=1 goes out when the first gateway is ready (its readiness probe
+    /// passed, or it runs when no probe decides), so units ordered after clawvisor find it
+    /// answering.
+    fn notify_ready_once(&mut self) {
+        if let Phase::Running {
+            pid, ready: true, ..
+        } = self.state.phase
+            && !self.notified_ready
+        {
+            self.notified_ready = true;
+            self.notice("ready", format!("gateway pid {pid} is ready"));
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        }
     }
 
     fn notice(&self, kind: &str, message: String) {
@@ -428,6 +444,7 @@ impl Runner {
                 .started
                 .filter(|_| running)
                 .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+            ready: matches!(s.phase, Phase::Running { ready: true, .. }),
             restarts: s.restarts,
             last_exit: s.last_exit.clone(),
             backoff_remaining_secs: match s.phase {

@@ -51,15 +51,14 @@ pub enum Phase {
     Down,
     /// A spawn was asked for; the result is the next event.
     Starting,
+    /// `ready`: its readiness probe (or, without one, its first proof of life) passed.
     Running {
         pid: i32,
         started_at: SystemTime,
+        ready: bool,
     },
     /// Waiting out the restart delay.
-    Backoff {
-        until: Instant,
-        delay: Duration,
-    },
+    Backoff { until: Instant, delay: Duration },
     /// The stop signal was sent; SIGKILL follows at `deadline`.
     Stopping {
         pid: i32,
@@ -70,9 +69,7 @@ pub enum Phase {
     /// Held down until a person resumes; the reason is in `State::pause`.
     Paused,
     /// clawvisor is exiting with this code.
-    Exiting {
-        code: i32,
-    },
+    Exiting { code: i32 },
 }
 
 impl Phase {

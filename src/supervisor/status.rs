@@ -11,6 +11,9 @@ pub struct Status {
     pub state: String,
     pub pid: Option<i32>,
     pub uptime_secs: Option<f64>,
+    /// The gateway answers: its readiness probe passed (or it runs, when no probe decides).
+    #[serde(default)]
+    pub ready: bool,
     pub restarts: u64,
     pub last_exit: Option<ExitRecord>,
     pub backoff_remaining_secs: Option<f64>,

@@ -21,6 +21,11 @@ pub struct Shared {
     liveness_failing: AtomicBool,
     /// Some probe can prove the child alive; without one the child counts as started at once.
     life_probes: AtomicBool,
+    /// A readiness probe is configured: its first pass, not the first proof of life, makes
+    /// the child ready.
+    ready_probe: AtomicBool,
+    /// The child already reported ready (once per child).
+    ready_sent: Mutex<Option<i32>>,
     pub runner: Arc<dyn CommandRunner>,
 }
 
@@ -38,6 +43,8 @@ impl Shared {
             gate: Mutex::new((None, StartupGate::new(startup_timeout))),
             liveness_failing: AtomicBool::new(false),
             life_probes: AtomicBool::new(false),
+            ready_probe: AtomicBool::new(false),
+            ready_sent: Mutex::new(None),
             runner,
         }
     }
@@ -63,6 +70,26 @@ impl Shared {
             self.liveness_failing.store(false, Ordering::Relaxed);
         }
         f(&mut g.1)
+    }
+
+    pub fn set_ready_probe(&self, configured: bool) {
+        self.ready_probe.store(configured, Ordering::Relaxed);
+    }
+
+    /// Whether some probe decides when the gateway is ready (else it is ready once spawned).
+    pub fn gates_readiness(&self) -> bool {
+        self.life_probes.load(Ordering::Relaxed)
+    }
+
+    /// The current child is ready: tells the supervisor once per child.
+    pub fn mark_ready(&self, source: &str) {
+        let Some(pid) = self.child_pid() else { return };
+        let mut sent = self.ready_sent.lock().unwrap_or_else(|p| p.into_inner());
+        if *sent != Some(pid) {
+            *sent = Some(pid);
+            tracing::info!(source, pid, "the gateway is ready");
+            self.inbox.event(crate::supervisor::Event::Ready { pid });
+        }
     }
 
     pub fn set_life_probes(&self, any: bool) {
@@ -92,6 +119,9 @@ impl Shared {
                 );
             }
         });
+        if !self.ready_probe.load(Ordering::Relaxed) {
+            self.mark_ready(source);
+        }
     }
 
     pub fn set_startup_timeout(&self, timeout: Duration) {

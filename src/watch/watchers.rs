@@ -85,6 +85,11 @@ impl Watchers {
         w
     }
 
+    /// Whether a probe decides when a new gateway is ready; otherwise it is ready once it runs.
+    pub fn gates_readiness(&self) -> bool {
+        self.shared.gates_readiness()
+    }
+
     /// The latest reading of every watcher and probe, each with its age, for `Status.parts`.
     pub fn snapshot(&self) -> Map<String, Value> {
         self.shared.readings.snapshot()
@@ -185,6 +190,7 @@ impl Watchers {
             || p.readiness.is_some()
             || p.completion.is_some();
         sh.set_life_probes(has_life_probe);
+        sh.set_ready_probe(p.readiness.is_some());
         if has_life_probe {
             spawn(Box::pin(tasks::startup_gate_task(sh.clone())));
         }
