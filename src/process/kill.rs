@@ -37,13 +37,11 @@ pub fn kill_tree(pid: i32) {
     }
 }
 
-/// Our descendants that are not the gateway and not auxiliary processes (probes, hooks):
-/// what is left of earlier gateway trees.
-pub fn stragglers(gateway: Option<i32>, aux: &HashSet<i32>) -> Vec<i32> {
+/// Our descendants that are not auxiliary processes (probes, hooks). Called while no
+/// gateway runs (after its exit), so this is what is left of earlier gateway trees.
+pub fn stragglers(aux: &HashSet<i32>) -> Vec<i32> {
     let me = std::process::id() as i32;
-    let mut exclude = aux.clone();
-    exclude.extend(gateway);
-    tree::descendants_in(&tree::parent_map(), &[me], &exclude)
+    tree::descendants_in(&tree::parent_map(), &[me], aux)
 }
 
 /// Asks stragglers to stop (SIGTERM), then SIGKILLs those still there after `grace`.

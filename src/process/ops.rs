@@ -60,7 +60,7 @@ impl ProcessOps for RealOps {
 
     fn stragglers(&self) -> Vec<i32> {
         let aux = self.aux.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        kill::stragglers(None, &aux)
+        kill::stragglers(&aux)
     }
 
     fn end_stragglers(&self, pids: Vec<i32>, grace: Duration) {

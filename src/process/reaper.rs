@@ -23,7 +23,6 @@ const UNCLAIMED_TTL: Duration = Duration::from_secs(30);
 struct Registry {
     waiters: HashMap<i32, oneshot::Sender<Exit>>,
     unclaimed: HashMap<i32, (Exit, Instant)>,
-    orphans_reaped: u64,
 }
 
 #[derive(Clone)]
@@ -62,10 +61,6 @@ impl Reaper {
         }
         rx
     }
-
-    pub fn orphans_reaped(&self) -> u64 {
-        self.reg.lock().unwrap().orphans_reaped
-    }
 }
 
 fn reap_all(reg: &Mutex<Registry>) {
@@ -91,7 +86,6 @@ fn reap_all(reg: &Mutex<Registry>) {
                 reg.unclaimed
                     .retain(|_, (_, t)| now.duration_since(*t) < UNCLAIMED_TTL);
                 tracing::debug!(pid, ?exit, "reaped an adopted orphan");
-                reg.orphans_reaped += 1;
                 reg.unclaimed.insert(pid, (exit, now));
             }
         }

@@ -26,8 +26,6 @@ pub struct ChildSpec {
     pub env_set: Vec<(String, String)>,
     pub credentials: Option<Credentials>,
     pub umask: Option<u32>,
-    /// Whether this is an auxiliary process (probe, alert command) rather than the gateway.
-    pub stdin_null: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -64,7 +62,6 @@ impl ChildSpec {
             env_set,
             credentials,
             umask: cfg.umask.map(|u| u.0),
-            stdin_null: true,
         })
     }
 
@@ -78,7 +75,6 @@ impl ChildSpec {
             env_set: Vec::new(),
             credentials: None,
             umask: None,
-            stdin_null: true,
         }
     }
 }
@@ -145,11 +141,7 @@ fn spawn_now(spec: &ChildSpec) -> io::Result<SpawnedChild> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
     let mut cmd = Command::new(prog);
     cmd.args(args)
-        .stdin(if spec.stdin_null {
-            Stdio::null()
-        } else {
-            Stdio::inherit()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if spec.env_clear {

@@ -114,12 +114,11 @@ pub fn tree_members(
         }
     }
     let parents: HashMap<i32, i32> = stats.iter().map(|(&p, s)| (p, s.ppid)).collect();
+    // `descendants_in` never returns a root, so the two lists do not overlap.
     let mut out = roots.clone();
-    for p in crate::process::tree::descendants_in(&parents, &roots, exclude) {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
+    out.extend(crate::process::tree::descendants_in(
+        &parents, &roots, exclude,
+    ));
     out
 }
 

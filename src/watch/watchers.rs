@@ -12,7 +12,7 @@ use super::gpu_source::{GpuSource, open_gpu_source};
 use super::samplers::{self, GpuState};
 use super::shared::Shared;
 use crate::config::{Config, HttpProbeKind, QualityConfig};
-use crate::health::exec::{CommandRunner, StdRunner};
+use crate::health::exec::CommandRunner;
 use crate::health::quality::{answer_limit, load_tests};
 use crate::health::tasks::{self, QualityRequest};
 use crate::supervisor::Inbox;
@@ -35,13 +35,9 @@ struct Running {
 
 impl Watchers {
     /// Starts every configured watcher and probe on the current tokio runtime. `child`
-    /// carries the gateway's pid (None while it is down); a new pid is a new child.
-    pub fn start(cfg: &Config, inbox: Inbox, child: watch::Receiver<Option<i32>>) -> Watchers {
-        Watchers::start_with_runner(cfg, inbox, child, Arc::new(StdRunner))
-    }
-
-    /// As [`Watchers::start`], running exec probes through `runner` (the process layer's
-    /// helper runner, which cooperates with the one reaper).
+    /// carries the gateway's pid (None while it is down); a new pid is a new child. Exec
+    /// probes run through `runner`: in clawvisor the process layer's `AuxRunner`, which
+    /// cooperates with the one reaper.
     pub fn start_with_runner(
         cfg: &Config,
         inbox: Inbox,
