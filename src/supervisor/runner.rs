@@ -66,7 +66,7 @@ impl Runner {
         let reaper =
             Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
         let aux = AuxRunner {
-            spawner: Spawner::start(),
+            spawner: Spawner::start(reaper.clone()),
             reaper,
             aux: AuxSet::default(),
         };
@@ -330,10 +330,7 @@ impl Runner {
                 Event::Spawned { pid }
             }
             Err(e) => Event::SpawnFailed {
-                error: format!(
-                    "{:?}: {e}",
-                    self.cfg.gateway.command.first().unwrap_or(&String::new())
-                ),
+                error: e.to_string(),
             },
         }
     }
