@@ -72,7 +72,11 @@ pub(super) fn load_file_with_warnings(
         }])
     })?;
     let mut cfg = parse_text(&text, &origin)?;
-    cfg.source = Some(path.to_path_buf());
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(dir) = absolute.parent() {
+        cfg.resolve_relative(dir);
+    }
+    cfg.source = Some(absolute);
     let warnings = match DeTable::parse(&text) {
         Ok(doc) => cfg
             .environment_warnings()
@@ -87,6 +91,30 @@ pub(super) fn load_file_with_warnings(
         Err(_) => Vec::new(),
     };
     Ok((cfg, warnings))
+}
+
+/// Places problems found outside this module (the preflight's (key, message) pairs) in the
+/// config file's text, with file:line:col where the key is written.
+pub fn locate(source: Option<&Path>, problems: Vec<(String, String)>) -> ConfigErrors {
+    let origin = source.map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    let text = source
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let doc = DeTable::parse(&text).ok();
+    ConfigErrors(
+        problems
+            .into_iter()
+            .map(|(key, message)| ConfigError {
+                origin: origin.clone(),
+                line_col: doc
+                    .as_ref()
+                    .and_then(|d| span_of(d.get_ref(), &key))
+                    .map(|r| line_col(&text, r.start)),
+                key: Some(key),
+                message,
+            })
+            .collect(),
+    )
 }
 
 pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigErrors> {

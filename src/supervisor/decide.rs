@@ -24,8 +24,8 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
             Some(p) => {
                 out.push(Action::Alert {
                     summary: format!(
-                        "still paused since an earlier run: {}; the gateway stays down until `{RESUME_HINT}`",
-                        p.reason
+                        "still paused since an earlier run: {}; the gateway stays down until `{}`",
+                        p.reason, s.resume_hint
                     ),
                 });
                 s.pause = Some(p);
@@ -115,7 +115,7 @@ fn pause(s: &mut State, out: &mut Vec<Action>, now: Now, reason: String) {
     };
     out.push(Action::SavePause(record.clone()));
     out.push(Action::Alert {
-        summary: format!("paused: {reason}; resume with `{RESUME_HINT}`"),
+        summary: format!("paused: {reason}; resume with `{}`", s.resume_hint),
     });
     s.pause = Some(record);
     match s.phase.clone() {
@@ -346,8 +346,9 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
     };
     let paused_err = || {
         format!(
-            "paused ({}): run `{RESUME_HINT}` first",
-            s.pause.as_ref().map_or("no reason", |p| p.reason.as_str())
+            "paused ({}): run `{}` first",
+            s.pause.as_ref().map_or("no reason", |p| p.reason.as_str()),
+            s.resume_hint
         )
     };
     match (cmd, s.phase.clone()) {
@@ -355,6 +356,11 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
         (Command::Pause { reason }, phase) => {
             if phase == Phase::Paused {
                 return reply(out, Err("already paused".into()));
+            }
+            if let Some(p) = &s.pause {
+                // A pause is stopping the gateway: its reason (often a person's) stands.
+                let msg = format!("already pausing (stopping the gateway): {}", p.reason);
+                return reply(out, Err(msg));
             }
             let reason = reason.unwrap_or_else(|| "paused by `clawvisor ctl pause`".into());
             pause(s, out, now, reason);

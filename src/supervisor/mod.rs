@@ -4,6 +4,7 @@ mod backoff;
 mod decide;
 mod event;
 mod exit;
+pub mod hint;
 mod pause;
 pub mod persist;
 mod state;
