@@ -6,6 +6,7 @@ use clawvisor::cli::{Cli, Cmd, LogFormat};
 use clawvisor::config::{Config, ConfigError, ConfigErrors, DEFAULT_CONFIG_PATH};
 use clawvisor::control::{ControlContext, ControlServer};
 use clawvisor::supervisor::Runner;
+use clawvisor::supervisor::persist::{self, PersistedState};
 
 /// The commented example config, printed by `clawvisor init`.
 const EXAMPLE_CONFIG: &str = include_str!("../examples/clawvisor.toml");
@@ -15,7 +16,10 @@ const DEMO_CONFIG: &str = include_str!("../examples/demo.toml");
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = init_tracing(cli.log_format, &cli.log_level) {
-        eprintln!("clawvisor: --log-level {:?}: {e} (try \"info\", \"debug\" or \"clawvisor=debug\")", cli.log_level);
+        eprintln!(
+            "clawvisor: --log-level {:?}: {e} (try \"info\", \"debug\" or \"clawvisor=debug\")",
+            cli.log_level
+        );
         return ExitCode::from(2);
     }
     let json = matches!(cli.log_format, LogFormat::Json);
@@ -196,6 +200,17 @@ fn demo_config(dir: &Path) -> Result<Config, String> {
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // A demo left paused by an earlier run would start paused with nothing on screen to say
+    // why: the demo is for watching restarts, so it says so and starts fresh.
+    let state_dir = dir.join("state");
+    if let Ok(PersistedState { pause: Some(p), .. }) = persist::load(&state_dir) {
+        eprintln!(
+            "clawvisor demo: the last demo run ended paused ({}); starting fresh",
+            p.reason
+        );
+        std::fs::remove_file(persist::path_in(&state_dir))
+            .map_err(|e| format!("{}: {e}", persist::path_in(&state_dir).display()))?;
+    }
     let text = DEMO_CONFIG
         .replace("@FAKE_GATEWAY@", &fake.display().to_string())
         .replace("@DIR@", &dir.display().to_string());

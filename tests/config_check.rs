@@ -43,17 +43,24 @@ fn init_prints_a_config_that_checks_clean() {
     if !std::path::Path::new("/usr/local/bin/openclaw").exists() {
         assert_eq!(code, 1, "{err}");
         assert!(
-            err.contains(&format!("gateway.command at {p}:")) && err.contains("\"openclaw\": not found on PATH"),
+            err.contains(&format!("gateway.command at {p}:"))
+                && err.contains("\"openclaw\": not found on PATH"),
             "{err}"
         );
     }
     // ... and with a program that exists and dirs of its own, the rest checks clean.
     let d = dir.path().display();
     let fixed = out
-        .replace(r#"command = ["openclaw", "gateway"]"#, r#"command = ["sh", "-c", "sleep 1"]"#)
+        .replace(
+            r#"command = ["openclaw", "gateway"]"#,
+            r#"command = ["sh", "-c", "sleep 1"]"#,
+        )
         .replace("/var/lib/clawvisor", &format!("{d}/state"))
         .replace("/var/log/clawvisor", &format!("{d}/logs"))
-        .replace("[control]\n", &format!("[control]\nsocket = \"{d}/c.sock\"\n"));
+        .replace(
+            "[control]\n",
+            &format!("[control]\nsocket = \"{d}/c.sock\"\n"),
+        );
     std::fs::write(&path, fixed).unwrap();
     let (code, out, err) = run_cli(&["check", "--config", &p]);
     assert_eq!(code, 0, "{out}{err}");

@@ -138,7 +138,10 @@ fn a_pause_that_cannot_be_saved_says_so() {
     let (_, out, _) = run_cli(&["ctl", "--socket", &sock, "status", "--json"]);
     let st: serde_json::Value = serde_json::from_str(&out).unwrap();
     let e = st["parts"]["state_file"]["error"].as_str().unwrap_or("");
-    assert!(e.contains("state.json") && e.contains("will not survive"), "{st}");
+    assert!(
+        e.contains("state.json") && e.contains("will not survive"),
+        "{st}"
+    );
     let (_, out, _) = run_cli(&["ctl", "--socket", &sock, "status"]);
     assert!(out.contains("state_file"), "{out}");
 }

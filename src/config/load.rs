@@ -96,7 +96,10 @@ pub(super) fn load_file_with_warnings(
 /// Places problems found outside this module (the preflight's (key, message) pairs) in the
 /// config file's text, with file:line:col where the key is written.
 pub fn locate(source: Option<&Path>, problems: Vec<(String, String)>) -> ConfigErrors {
-    let origin = source.map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    let origin = source.map_or_else(
+        || "built-in defaults".to_string(),
+        |p| p.display().to_string(),
+    );
     let text = source
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();

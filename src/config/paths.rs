@@ -23,7 +23,10 @@ impl Config {
             self.control.socket.as_mut(),
             self.gateway.cwd.as_mut(),
             self.quality.tests.as_mut(),
-            self.probes.completion.as_mut().and_then(|c| c.token_file.as_mut()),
+            self.probes
+                .completion
+                .as_mut()
+                .and_then(|c| c.token_file.as_mut()),
         ]
         .into_iter()
         .flatten()

@@ -20,7 +20,11 @@ pub fn writable_dir(dir: &Path, me: &str) -> Result<(), String> {
     }
     let mut ancestor = dir.parent();
     while let Some(a) = ancestor {
-        let probe = if a.as_os_str().is_empty() { Path::new(".") } else { a };
+        let probe = if a.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            a
+        };
         match std::fs::metadata(probe) {
             Ok(m) if m.is_dir() => {
                 return can_write(probe).map_err(|e| {

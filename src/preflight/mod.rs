@@ -86,7 +86,10 @@ fn gateway(cfg: &Config, out: &mut Vec<(String, String)>) {
         return;
     }
     let env = child_env(&spec);
-    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
     if let Err(e) = program::find(prog, path, spec.cwd.as_deref(), &who) {
         out.push(("gateway.command".into(), e));
     }

@@ -37,8 +37,7 @@ fn program() -> String {
 /// A shell word: as is when it is plain, else single-quoted.
 pub fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
     if plain {
         s.to_string()
