@@ -62,6 +62,18 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat, level: &str) -> Result<(), String> {
+    // A bare word is a target name to the filter syntax ("loud" = everything from a crate
+    // named loud): here it is surely a misspelt level.
+    for d in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !d.contains(['=', '['])
+            && d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        {
+            return Err(format!(
+                "{d:?} is not a level (off, error, warn, info, debug, trace) nor a TARGET=LEVEL directive"
+            ));
+        }
+    }
     let filter = tracing_subscriber::EnvFilter::builder()
         .parse(level)
         .map_err(|e| e.to_string())?;

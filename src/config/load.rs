@@ -131,11 +131,9 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
     let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            return Err(ConfigErrors(vec![err(
-                e.span(),
-                None,
-                first_line(e.message()),
-            )]));
+            let mut one = err(e.span(), None, first_line(e.message()));
+            super::explain::explain(&mut one, text);
+            return Err(ConfigErrors(vec![one]));
         }
     };
 
@@ -164,6 +162,9 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
             let range = span_of(doc.get_ref(), &key);
             errors.push(err(range, Some(key), message));
         }
+    }
+    for e in &mut errors {
+        super::explain::explain(e, text);
     }
     match config {
         Some(cfg) if errors.is_empty() => Ok(cfg),

@@ -6,6 +6,7 @@
 
 mod control;
 mod environment;
+mod explain;
 mod gateway;
 mod load;
 mod logs;
