@@ -207,9 +207,14 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
     };
     if !restart {
         let code = exit.as_exit_code();
-        out.push(Action::Alert {
-            summary: format!("gateway ended ({exit}); restart.policy says no restart: exiting"),
-        });
+        let summary = if s.rules.restart.policy == RestartPolicy::OnFailure {
+            format!(
+                "gateway ended cleanly ({exit}); restart.policy = \"on-failure\" restarts only after a failure, so clawvisor exits too"
+            )
+        } else {
+            format!("gateway ended ({exit}); restart.policy = \"never\": clawvisor exits too")
+        };
+        out.push(Action::Alert { summary });
         s.phase = Phase::Exiting { code };
         out.push(Action::Exit { code });
         return;

@@ -7,6 +7,7 @@ mod exit;
 pub mod hint;
 mod pause;
 pub mod persist;
+mod reload_scope;
 mod state;
 pub mod wall_time;
 

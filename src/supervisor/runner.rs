@@ -435,19 +435,19 @@ impl Runner {
         });
         match loaded {
             Ok(new) => {
-                if new.gateway != self.cfg.gateway {
-                    tracing::info!(
-                        "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
-                    );
-                }
+                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
                     .await;
                 self.cfg = new;
-                tracing::info!(config = %path.display(), "config reloaded");
-                self.notice("reload", format!("config reloaded from {}", path.display()));
-                Ok(format!("reloaded {}", path.display()))
+                let mut msg = format!("reloaded {}", path.display());
+                for l in &later {
+                    msg.push_str(&format!("\n  not yet applied: {l}"));
+                }
+                tracing::info!(config = %path.display(), "config {msg}");
+                self.notice("reload", msg.clone());
+                Ok(msg)
             }
             Err(errors) => {
                 for e in &errors.0 {

@@ -92,6 +92,15 @@ impl Shared {
         }
     }
 
+    /// The current child is ready: a probe said so, or (when none decides) it runs.
+    pub fn is_ready(&self) -> bool {
+        let Some(pid) = self.child_pid() else {
+            return false;
+        };
+        !self.gates_readiness()
+            || *self.ready_sent.lock().unwrap_or_else(|p| p.into_inner()) == Some(pid)
+    }
+
     pub fn set_life_probes(&self, any: bool) {
         self.life_probes.store(any, Ordering::Relaxed);
     }
