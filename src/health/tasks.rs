@@ -22,7 +22,7 @@ use crate::watch::shared::{Shared, sleep_or_child_change};
 pub async fn startup_gate_task(shared: Arc<Shared>) {
     loop {
         if let Some(v) = shared.with_gate(Instant::now(), |g| g.check(Instant::now())) {
-            shared.send("probes.startup", v);
+            shared.send(crate::watch::shared::STARTUP_SOURCE, v);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

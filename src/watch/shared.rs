@@ -11,7 +11,10 @@ use super::readings::Readings;
 use super::verdict::Verdict;
 use crate::health::exec::CommandRunner;
 use crate::health::tracker::StartupGate;
-use crate::supervisor::Inbox;
+use crate::supervisor::{Inbox, Reaction};
+
+/// The source named when the startup grace runs out without any probe passing.
+pub const STARTUP_SOURCE: &str = "startup";
 
 pub struct Shared {
     pub readings: Readings,
@@ -53,7 +56,19 @@ impl Shared {
         *self.child.borrow()
     }
 
+    /// Passes a verdict to the supervisor. A probe's restart once the startup grace ran out
+    /// without any probe passing is, first of all, that: the reason says so, with the
+    /// probe's own failure after it.
     pub fn send(&self, source: &str, v: Verdict) {
+        let now = Instant::now();
+        if v.reaction == Reaction::Restart && source != STARTUP_SOURCE {
+            let timed_out = self.with_gate(now, |g| g.timed_out(now).then(|| g.timeout_reason()));
+            if let Some(why) = timed_out {
+                let reason = format!("{why} (last: {source}: {})", v.reason);
+                Verdict::new(Reaction::Restart, reason).send(STARTUP_SOURCE, &self.inbox);
+                return;
+            }
+        }
         v.send(source, &self.inbox);
     }
 
