@@ -220,9 +220,7 @@ fn read_report(fd: &OwnedFd) -> Option<(Option<Stage>, i32)> {
         };
         if n > 0 {
             got += n as usize;
-        } else if n == 0 {
-            break;
-        } else if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        } else if n == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             break;
         }
     }
