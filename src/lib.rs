@@ -6,5 +6,6 @@ pub mod control;
 pub mod health;
 pub mod logs;
 pub mod process;
+pub mod self_log;
 pub mod supervisor;
 pub mod watch;
