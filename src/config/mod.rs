@@ -5,6 +5,7 @@
 //! the key and its file:line:column.
 
 mod control;
+mod derive;
 mod environment;
 mod gateway;
 mod load;
