@@ -7,8 +7,8 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::cli::LogFormat;
@@ -79,7 +79,10 @@ pub fn init(format: LogFormat, level: &str) {
         (LogFormat::Text, Style::Journal) => builder
             .event_format(JournalFormat(
                 tracing_subscriber::fmt::format()
-                    .without_time().with_level(false).with_target(false).with_ansi(false),
+                    .without_time()
+                    .with_level(false)
+                    .with_target(false)
+                    .with_ansi(false),
             ))
             .init(),
         (LogFormat::Text, _) => builder.init(),
@@ -134,7 +137,11 @@ mod tests {
             (false, false, Some("garbage"), Style::Plain),
         ];
         for (tty, no_color, js, want) in cases {
-            assert_eq!(choose(tty, no_color, js, ids), want, "{tty} {no_color} {js:?}");
+            assert_eq!(
+                choose(tty, no_color, js, ids),
+                want,
+                "{tty} {no_color} {js:?}"
+            );
         }
         assert_eq!(priority(&Level::WARN), 4);
     }

@@ -24,12 +24,12 @@ fn only_restart_above_is_accepted_and_warn_above_follows_it() {
 
 #[test]
 fn both_written_the_wrong_way_round_names_both_places() {
-    let (code, _, err) =
-        check("[memory]\nwarn_above = \"8GiB\"\nrestart_above = \"6GiB\"\n");
+    let (code, _, err) = check("[memory]\nwarn_above = \"8GiB\"\nrestart_above = \"6GiB\"\n");
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("memory.warn_above at FILE:2:14: 8.0 GiB is above memory.restart_above (6.0 GiB)")
-            && err.contains("(memory.restart_above at FILE:3:17)"),
+        err.contains(
+            "memory.warn_above at FILE:2:14: 8.0 GiB is above memory.restart_above (6.0 GiB)"
+        ) && err.contains("(memory.restart_above at FILE:3:17)"),
         "{err}"
     );
 }

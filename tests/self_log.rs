@@ -56,7 +56,10 @@ fn run_to_file(journal: bool, no_color: bool) -> String {
 fn stderr_to_a_file_has_no_escape_codes() {
     let text = run_to_file(false, false);
     assert!(!text.contains('\u{1b}'), "ESC in a file:\n{text:?}");
-    assert!(text.contains("WARN") && text.contains("gateway failed"), "{text}");
+    assert!(
+        text.contains("WARN") && text.contains("gateway failed"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -66,7 +69,10 @@ fn under_journald_lines_carry_priorities_and_no_timestamp() {
     let lines: Vec<&str> = text.lines().collect();
     for l in &lines {
         assert!(
-            l.starts_with("<3>") || l.starts_with("<4>") || l.starts_with("<6>") || l.starts_with("<7>"),
+            l.starts_with("<3>")
+                || l.starts_with("<4>")
+                || l.starts_with("<6>")
+                || l.starts_with("<7>"),
             "no priority prefix: {l:?}"
         );
         // A journal line has no timestamp of its own (journald adds one).

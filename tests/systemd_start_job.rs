@@ -45,7 +45,10 @@ fn a_pause_persisted_by_an_earlier_run_sends_ready_within_a_second() {
     let dump = rx.dump();
     assert!(ok, "no READY=1:\n{dump}");
     let (at, msg) = rx.first("READY=1").unwrap();
-    assert!(*at < Duration::from_secs(1), "READY=1 after {at:?}:\n{dump}");
+    assert!(
+        *at < Duration::from_secs(1),
+        "READY=1 after {at:?}:\n{dump}"
+    );
     assert!(
         msg.contains("STATUS=paused: look at the GPU first")
             && msg.contains("resume with `clawvisor ctl resume"),
@@ -75,14 +78,16 @@ fn a_gateway_that_loads_long_gets_extensions_then_ready_soon_after_it_answers() 
         }),
         "{loading_line}"
     );
-    assert!(loading_line.contains("running, not ready yet"), "{loading_line}");
+    assert!(
+        loading_line.contains("running, not ready yet"),
+        "{loading_line}"
+    );
     let mut answering_at = None;
     let ok = rx.until(
         Duration::from_secs(40),
         |t| {
             if answering_at.is_none()
-                && std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
-                    .is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
             {
                 answering_at = Some(t);
             }
@@ -147,7 +152,9 @@ fn a_crash_loop_sends_ready_once_paused() {
     let (extend, _) = rx.first("EXTEND_TIMEOUT_USEC=").expect(&dump);
     assert!(extend < ready, "{dump}");
     assert!(
-        rx.got.iter().any(|(t, m)| t < ready && m.contains("STATUS=backoff")),
+        rx.got
+            .iter()
+            .any(|(t, m)| t < ready && m.contains("STATUS=backoff")),
         "{dump}"
     );
     assert_eq!(rx.count("READY=1"), 1, "{dump}");
@@ -195,7 +202,9 @@ fn past_the_startup_grace_ready_goes_out_anyway_and_says_why() {
     let (first_extend, _) = rx.first("EXTEND_TIMEOUT_USEC=").expect(&dump);
     assert!(first_extend < at, "{dump}");
     assert!(
-        !rx.got.iter().any(|(t, m)| t > at && m.contains("EXTEND_TIMEOUT_USEC")),
+        !rx.got
+            .iter()
+            .any(|(t, m)| t > at && m.contains("EXTEND_TIMEOUT_USEC")),
         "{dump}"
     );
 }

@@ -128,7 +128,9 @@ fn probe(v: &Value) -> Option<String> {
         n => format!("{n} times in a row"),
     };
     let mut s = match (state, reason) {
-        ("starting", Some(r)) if r.starts_with("HTTP ") => format!("starting (not passing yet: {r})"),
+        ("starting", Some(r)) if r.starts_with("HTTP ") => {
+            format!("starting (not passing yet: {r})")
+        }
         ("starting", Some(r)) => format!("starting (no answer yet: {r})"),
         ("failing" | "failed" | "slow", Some(r)) => format!("{state} {}: {r}", times(fails)),
         ("warn", Some(r)) => format!("warning: {r}"),

@@ -53,9 +53,8 @@ pub enum ChatError {
 
 pub async fn ask(client: &reqwest::Client, req: &ChatRequest<'_>) -> Result<Answer, ChatError> {
     let start = Instant::now();
-    let timed_out = || {
-        ChatError::Timeout(format!("no complete answer within {}", fmt(req.timeout)))
-    };
+    let timed_out =
+        || ChatError::Timeout(format!("no complete answer within {}", fmt(req.timeout)));
     match tokio::time::timeout(req.timeout, ask_inner(client, req, start)).await {
         Err(_) => Err(timed_out()),
         Ok(Err(ChatError::Failed(m))) if m.contains("operation timed out") => Err(timed_out()),

@@ -85,7 +85,12 @@ mod tests {
         }
         let wrong = ready.unmet(r#"{"ready": "true"}"#).unwrap();
         assert_eq!(wrong, r#""ready" is "true", not true"#);
-        assert!(ready.unmet(r#"{"ok":true}"#).unwrap().contains("no \"ready\""));
+        assert!(
+            ready
+                .unmet(r#"{"ok":true}"#)
+                .unwrap()
+                .contains("no \"ready\"")
+        );
         // Not JSON: the text is searched as written.
         assert_eq!(ready.unmet(r#"x "ready":true y"#), None);
         assert!(ready.unmet("<html>").unwrap().contains("lacks"));
@@ -97,7 +102,10 @@ mod tests {
             serde_json::from_str(r#"{"status.state": "live", "ok": true}"#).unwrap();
         let e = Expect::new(Some(&m), "ignored");
         assert_eq!(e.unmet(r#"{"ok":true,"status":{"state":"live"}}"#), None);
-        assert!(e.unmet(r#"{"ok":true,"status":{"state":"dead"}}"#).is_some());
+        assert!(
+            e.unmet(r#"{"ok":true,"status":{"state":"dead"}}"#)
+                .is_some()
+        );
         assert!(e.unmet("live").unwrap().contains("not JSON"));
         assert_eq!(Expect::new(None, ""), Expect::Any);
         let t = Expect::new(None, "pong");

@@ -17,9 +17,7 @@ pub async fn probe_http(
     let start = Instant::now();
     let outcome = match tokio::time::timeout(timeout, get(client, url)).await {
         Err(_) => Outcome::Fail(format!("no answer within {}", fmt(timeout))),
-        Ok(Err(e)) if e.is_timeout() => {
-            Outcome::Fail(format!("no answer within {}", fmt(timeout)))
-        }
+        Ok(Err(e)) if e.is_timeout() => Outcome::Fail(format!("no answer within {}", fmt(timeout))),
         Ok(Err(e)) => Outcome::Fail(plain_error(&e)),
         Ok(Ok((status, body))) => judge(status, &body, expect),
     };
@@ -79,8 +77,9 @@ fn plain_io(e: &std::io::Error) -> String {
             // "No route to host (os error 113)" -> "no route to host"
             let s = s.split(" (os error").next().unwrap_or(&s).to_string();
             let mut c = s.chars();
-            c.next()
-                .map_or(s.clone(), |f| f.to_lowercase().collect::<String>() + c.as_str())
+            c.next().map_or(s.clone(), |f| {
+                f.to_lowercase().collect::<String>() + c.as_str()
+            })
         }
     }
 }
@@ -92,7 +91,10 @@ mod tests {
     #[test]
     fn judges_status_and_body() {
         let ok = Expect::new(None, "\"ok\":true");
-        assert_eq!(judge(200, r#"{"ok":true,"status":"live"}"#, &ok), Outcome::Pass);
+        assert_eq!(
+            judge(200, r#"{"ok":true,"status":"live"}"#, &ok),
+            Outcome::Pass
+        );
         let html = judge(200, "<html>control ui</html>", &ok);
         assert!(
             matches!(html, Outcome::Fail(ref r) if r.starts_with("HTTP 200 but the body lacks")),

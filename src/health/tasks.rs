@@ -47,7 +47,10 @@ fn publish(shared: &Shared, part: &str, t: &ProbeTracker, extra: Value) {
 fn publish_waiting(shared: &Shared, part: &str, gated: bool, mut extra: Value) {
     let (state, reason) = match shared.child_pid() {
         None => ("not run yet", "no gateway is running"),
-        Some(_) if gated => ("waiting for the startup probe", "the gateway has not answered yet"),
+        Some(_) if gated => (
+            "waiting for the startup probe",
+            "the gateway has not answered yet",
+        ),
         Some(_) => ("not run yet", "about to run"),
     };
     extra["state"] = json!(state);

@@ -416,7 +416,10 @@ mod tests {
         assert_eq!(t.observe(fail(), ctx(t0, 0)), None);
         assert_eq!(t.observe(fail(), ctx(t0, 1)), None);
         assert_eq!(t.state(), "starting");
-        assert!(t.observe(fail(), ctx(t0, 2)).is_some(), "a gateway that never answers");
+        assert!(
+            t.observe(fail(), ctx(t0, 2)).is_some(),
+            "a gateway that never answers"
+        );
         assert_eq!(t.state(), "failed");
     }
 

@@ -512,7 +512,9 @@ fn restart_while_starting_is_carried_out_once_started() {
     let a = sim.ev(Event::Command(Command::Restart));
     assert_eq!(
         a,
-        [Action::Reply(Ok("restarting once the gateway has started".into()))]
+        [Action::Reply(Ok(
+            "restarting once the gateway has started".into()
+        ))]
     );
     let a = sim.ev(Event::Spawned { pid: 5 });
     assert!(

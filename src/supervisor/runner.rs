@@ -390,7 +390,9 @@ impl Runner {
                 pid, ready: true, ..
             } => format!("running: pid {pid}, ready"),
             Phase::Running { pid, .. } => {
-                let loading = s.started.map_or(0, |t| now.saturating_duration_since(t).as_secs());
+                let loading = s
+                    .started
+                    .map_or(0, |t| now.saturating_duration_since(t).as_secs());
                 format!("running: pid {pid}, loading {loading}s (not ready yet)")
             }
             Phase::Backoff { until, .. } => format!(

@@ -27,7 +27,12 @@ pub enum StartJob {
 }
 
 /// `since_boot`: time since clawvisor started; `grace`: `probes.startup_timeout`.
-pub fn start_job(phase: &Phase, since_boot: Duration, grace: Duration, when: ReadyWhen) -> StartJob {
+pub fn start_job(
+    phase: &Phase,
+    since_boot: Duration,
+    grace: Duration,
+    when: ReadyWhen,
+) -> StartJob {
     if when == ReadyWhen::Clawvisor {
         return StartJob::Ready("clawvisor is up ([systemd] ready = \"clawvisor\")");
     }
@@ -36,9 +41,14 @@ pub fn start_job(phase: &Phase, since_boot: Duration, grace: Duration, when: Rea
         Phase::Paused => StartJob::Ready("paused: waiting for a person"),
         // Held down by `ctl stop`, or exiting: nothing is loading.
         Phase::Down | Phase::Exiting { .. } => StartJob::Ready("not starting the gateway"),
-        Phase::Starting | Phase::Running { .. } | Phase::Backoff { .. } | Phase::Stopping { .. } => {
+        Phase::Starting
+        | Phase::Running { .. }
+        | Phase::Backoff { .. }
+        | Phase::Stopping { .. } => {
             if since_boot >= grace {
-                StartJob::Ready("the gateway is not ready within probes.startup_timeout; still trying")
+                StartJob::Ready(
+                    "the gateway is not ready within probes.startup_timeout; still trying",
+                )
             } else {
                 StartJob::Extend(EXTEND_BY.min(grace - since_boot + EXTEND_EVERY))
             }
@@ -81,11 +91,21 @@ mod tests {
         ];
         for (phase, at, ready) in cases {
             let got = start_job(&phase, s(at), grace, g);
-            assert_eq!(matches!(got, StartJob::Ready(_)), ready, "{phase:?} at {at}s: {got:?}");
+            assert_eq!(
+                matches!(got, StartJob::Ready(_)),
+                ready,
+                "{phase:?} at {at}s: {got:?}"
+            );
         }
-        assert_eq!(start_job(&running(false), s(0), grace, g), StartJob::Extend(EXTEND_BY));
+        assert_eq!(
+            start_job(&running(false), s(0), grace, g),
+            StartJob::Extend(EXTEND_BY)
+        );
         // Near the end of the grace the extension reaches just past it.
-        assert_eq!(start_job(&running(false), s(295), grace, g), StartJob::Extend(s(15)));
+        assert_eq!(
+            start_job(&running(false), s(295), grace, g),
+            StartJob::Extend(s(15))
+        );
         assert!(matches!(
             start_job(&running(false), s(0), grace, ReadyWhen::Clawvisor),
             StartJob::Ready(_)
