@@ -18,12 +18,12 @@ fn every_flag_has_a_description() {
         }
         flags += 1;
         // Either "--port <PORT>  Port to ..." or the description on the next line.
-        let same_line = line
-            .split_once("  ")
-            .is_some_and(|(_, d)| !d.trim().is_empty());
+        // "[default: 18789]" alone is not a description.
+        let words = |d: &str| !d.split('[').next().unwrap_or("").trim().is_empty();
+        let same_line = line.split_once("  ").is_some_and(|(_, d)| words(d));
         let next_line = lines
             .get(i + 1)
-            .is_some_and(|n| !n.is_empty() && !n.starts_with('-'));
+            .is_some_and(|n| !n.starts_with('-') && words(n));
         assert!(same_line || next_line, "no description: {line:?}\n{help}");
     }
     assert!(flags >= 25, "{help}");
