@@ -24,4 +24,6 @@ mod runner;
 mod start_job;
 pub use runner::{Parts, Runner};
 #[cfg(test)]
+mod decide_props;
+#[cfg(test)]
 mod decide_tests;
