@@ -104,10 +104,7 @@ fn kill(pid: i32) {
 #[test]
 fn a_process_with_compute_and_graphics_contexts_counts_once() {
     let stub = Stub::build(false);
-    let cv = stub.start(
-        "restart_memory_above = \"4GiB\"\nheld_for = \"200ms\"",
-        "",
-    );
+    let cv = stub.start("restart_memory_above = \"4GiB\"\nheld_for = \"200ms\"", "");
     let gw = gateway_pid(&cv, 1);
     stub.set(&format!("compute 0 {gw}:3G\ngraphics 0 {gw}:3G\n"));
     let g = wait_gpu(&cv, "the gateway's 3 GiB", |g| {
@@ -138,7 +135,11 @@ fn a_failed_process_query_does_not_end_the_vram_wait() {
     let t0 = Instant::now();
     kill(gw);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(cv.gateway_pids(), [gw], "respawned while the holders were unknown");
+    assert_eq!(
+        cv.gateway_pids(),
+        [gw],
+        "respawned while the holders were unknown"
+    );
     // A good reading without the old pid releases the wait.
     stub.set("compute 0 \n");
     gateway_pid(&cv, 2);
@@ -170,13 +171,19 @@ fn a_hung_nvml_call_blocks_nothing() {
 
     let t = Instant::now();
     let g = status(&cv)["parts"]["gpu"].clone();
-    assert!(g["error"].as_str().unwrap().contains("has not returned"), "{g}");
+    assert!(
+        g["error"].as_str().unwrap().contains("has not returned"),
+        "{g}"
+    );
     assert_eq!(warnings(&cv, "an NVML call is hung").len(), 1);
     let (code, out, err) = ctl(&cv, &["reload"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = ctl(&cv, &["wait-idle", "--timeout", "30s"]);
     assert_eq!(code, 4, "{out}");
-    assert!(out.contains("cannot judge") && out.contains("has not returned"), "{out}");
+    assert!(
+        out.contains("cannot judge") && out.contains("has not returned"),
+        "{out}"
+    );
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 
     let t = Instant::now();
@@ -217,7 +224,10 @@ fn mig_slices_are_read_one_by_one() {
     assert_eq!(d[1]["uuid"], "MIG-fake-0-1", "{g}");
     assert_eq!(d[1]["memory_free"], 7 * GIB, "{g}");
     assert_eq!(d[1]["utilization_percent"], Value::Null, "{g}");
-    assert!(d[1]["utilization_why"].as_str().unwrap().contains("MIG"), "{g}");
+    assert!(
+        d[1]["utilization_why"].as_str().unwrap().contains("MIG"),
+        "{g}"
+    );
     assert_eq!(d[1]["watched"], true, "{g}");
     assert_eq!(d[0]["watched"], false, "{g}");
     assert_eq!(g["gateway_memory"], 2 * GIB, "{g}");
@@ -233,7 +243,10 @@ fn one_lost_gpu_keeps_the_others_readings() {
     let g = wait_gpu(&cv, "GPU 1 lost", |g| g["devices"][1]["error"].is_string());
     assert_eq!(g["devices"][0]["utilization_percent"], 12.0, "{g}");
     assert!(
-        g["devices"][1]["error"].as_str().unwrap().contains("fell off the bus"),
+        g["devices"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("fell off the bus"),
         "{g}"
     );
     cv.wait_for("GPU readings are incomplete: GPU 1:", 1, T);
@@ -265,17 +278,20 @@ fn unsupported_utilisation_is_unknown_not_idle() {
 #[test]
 fn process_memory_not_available_is_unknown() {
     let stub = Stub::build(false);
-    let cv = stub.start(
-        "restart_memory_above = \"1GiB\"\nheld_for = \"0s\"",
-        "",
-    );
+    let cv = stub.start("restart_memory_above = \"1GiB\"\nheld_for = \"0s\"", "");
     let gw = gateway_pid(&cv, 1);
     stub.set(&format!("compute 0 {gw}:NA\n"));
     let g = wait_gpu(&cv, "unknown gateway memory", |g| {
         g["gateway_memory_known"] == false
     });
     assert_eq!(g["gateway_memory"], Value::Null, "{g}");
-    assert!(g["gateway_memory_why"].as_str().unwrap().contains("not available"), "{g}");
+    assert!(
+        g["gateway_memory_why"]
+            .as_str()
+            .unwrap()
+            .contains("not available"),
+        "{g}"
+    );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(warnings(&cv, "does not report the GPU memory").len(), 1);
     assert!(cv.find("restart_memory_above (").is_empty());
@@ -291,7 +307,10 @@ fn an_nvml_init_failure_is_retried_on_reload() {
     gateway_pid(&cv, 1);
     let g = wait_gpu(&cv, "an error", |g| g["error"].is_string());
     assert_eq!(g["enabled"], true, "{g}");
-    assert!(g["error"].as_str().unwrap().contains("version mismatch"), "{g}");
+    assert!(
+        g["error"].as_str().unwrap().contains("version mismatch"),
+        "{g}"
+    );
     assert_eq!(warnings(&cv, "cannot open NVML").len(), 1);
     let (code, out, _) = ctl(&cv, &["wait-idle", "--timeout", "10s"]);
     assert_eq!(code, 4, "{out}");
@@ -313,7 +332,9 @@ fn an_old_driver_is_read_through_the_older_calls() {
     stub.set("driver 470.161.03\n");
     let cv = stub.start("", "");
     let gw = gateway_pid(&cv, 1);
-    stub.set(&format!("driver 470.161.03\nmem 0 8G 2G\ncompute 0 {gw}:1G\n"));
+    stub.set(&format!(
+        "driver 470.161.03\nmem 0 8G 2G\ncompute 0 {gw}:1G\n"
+    ));
     let g = wait_gpu(&cv, "the gateway's memory", |g| g["gateway_memory"] == GIB);
     assert_eq!(g["devices"][0]["memory_total"], 8 * GIB, "{g}");
     assert_eq!(g["devices"][0]["memory_free"], 6 * GIB, "{g}");
@@ -325,15 +346,16 @@ fn an_old_driver_is_read_through_the_older_calls() {
 #[test]
 fn the_535_struct_bug_is_avoided() {
     let stub = Stub::build(false);
-    let script = |driver: &str, gw: i32| {
-        format!("driver {driver}\nstride32\ncompute 0 1:1G {gw}:2G\n")
-    };
+    let script =
+        |driver: &str, gw: i32| format!("driver {driver}\nstride32\ncompute 0 1:1G {gw}:2G\n");
     // The version is read once, when NVML is opened.
     stub.set("driver 535.54.03\n");
     let cv = stub.start("", "");
     let gw = gateway_pid(&cv, 1);
     stub.set(&script("535.54.03", gw));
-    let g = wait_gpu(&cv, "the gateway's memory", |g| g["gateway_memory"] == 2 * GIB);
+    let g = wait_gpu(&cv, "the gateway's memory", |g| {
+        g["gateway_memory"] == 2 * GIB
+    });
     assert_eq!(g["devices"][0]["processes"], 2, "{g}");
     assert!(g["note"].as_str().unwrap().contains("535.86"), "{g}");
 }
@@ -384,16 +406,25 @@ fn alerts_and_wait_idle_judge_the_gateways_gpu() {
     stub.set(&format!(
         "count 2\nutil 0 5\nutil 1 100\ncompute 0 {gw}:1G\ncompute 1 1:4G\n"
     ));
-    let g = wait_gpu(&cv, "GPU 1 not watched", |g| g["devices"][1]["watched"] == false);
+    let g = wait_gpu(&cv, "GPU 1 not watched", |g| {
+        g["devices"][1]["watched"] == false
+    });
     assert_eq!(g["devices"][0]["watched"], true, "{g}");
     let (code, out, _) = ctl(&cv, &["wait-idle", "--timeout", "10s"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("idle: GPU 0 5% busy") && !out.contains("GPU 1"), "{out}");
+    assert!(
+        out.contains("idle: GPU 0 5% busy") && !out.contains("GPU 1"),
+        "{out}"
+    );
     std::thread::sleep(Duration::from_secs(1));
     assert!(cv.find("GPU 1 utilisation").is_empty());
     // Without the gateway's process on it, GPU 1 counts again.
     stub.set("count 2\nutil 0 5\nutil 1 100\n");
     cv.wait_for("GPU 1 (GPU-fake-1) utilisation 100%", 1, T);
     assert!(alive(gw));
-    assert!(eventually(T, || ctl(&cv, &["wait-idle", "--timeout", "1s"]).0 == 1));
+    assert!(eventually(T, || ctl(
+        &cv,
+        &["wait-idle", "--timeout", "1s"]
+    )
+    .0 == 1));
 }

@@ -83,7 +83,9 @@ fn gpu(v: &Value) -> Option<String> {
     let each: Vec<String> = devices
         .iter()
         .map(|d| {
-            let label = d["label"].as_str().map_or_else(|| num(&d["index"]), str::to_string);
+            let label = d["label"]
+                .as_str()
+                .map_or_else(|| num(&d["index"]), str::to_string);
             if let Some(e) = d["error"].as_str() {
                 return format!("GPU {label} unreadable: {e}");
             }

@@ -231,7 +231,10 @@ impl GpuTracker {
                     "GPU {}{} utilisation {util:.0}% stayed above gpu.warn_utilization_above \
                      ({limit}) for {}",
                     d.label(),
-                    d.uuid.as_ref().map(|u| format!(" ({u})")).unwrap_or_default(),
+                    d.uuid
+                        .as_ref()
+                        .map(|u| format!(" ({u})"))
+                        .unwrap_or_default(),
                     self.cfg.held_for
                 ),
             ));
@@ -255,12 +258,7 @@ impl GpuTracker {
         }
         let used: Vec<bool> = devices
             .iter()
-            .map(|d| {
-                d.processes
-                    .iter()
-                    .flatten()
-                    .any(|p| tree.contains(&p.pid))
-            })
+            .map(|d| d.processes.iter().flatten().any(|p| tree.contains(&p.pid)))
             .collect();
         if used.iter().any(|&u| u) {
             used
@@ -419,7 +417,11 @@ mod tests {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         // Another process's 10 GiB is not the gateway's.
-        let d = dev(0, Some(50.0), &[(100, Some(1 << 30)), (200, Some(10 << 30))]);
+        let d = dev(
+            0,
+            Some(50.0),
+            &[(100, Some(1 << 30)), (200, Some(10 << 30))],
+        );
         let o = g.observe(&read(vec![d]), &tree, &[], t0);
         assert!(o.verdicts.is_empty());
         assert_eq!(o.summary["gateway_memory"], 1u64 << 30);
@@ -441,13 +443,23 @@ mod tests {
         };
         let mut g = GpuTracker::new(&cfg);
         let t0 = Instant::now();
-        let o = g.observe(&read(vec![dev(0, None, &[(7, None)])]), &tree(&[7]), &[], t0);
+        let o = g.observe(
+            &read(vec![dev(0, None, &[(7, None)])]),
+            &tree(&[7]),
+            &[],
+            t0,
+        );
         assert_eq!(o.summary["gateway_memory"], Value::Null);
         assert_eq!(o.summary["gateway_memory_known"], false);
         assert_eq!(o.summary["devices"][0]["utilization_percent"], Value::Null);
         assert!(o.verdicts.is_empty());
         assert_eq!(o.warnings.len(), 1, "{:?}", o.warnings);
-        let o = g.observe(&read(vec![dev(0, None, &[(7, None)])]), &tree(&[7]), &[], t0);
+        let o = g.observe(
+            &read(vec![dev(0, None, &[(7, None)])]),
+            &tree(&[7]),
+            &[],
+            t0,
+        );
         assert!(o.warnings.is_empty(), "said once");
         // A known part above the limit is enough to judge.
         let d = dev(0, None, &[(7, None), (8, Some(2 << 30))]);
@@ -459,7 +471,12 @@ mod tests {
     fn release_waits_for_old_tree_pids_to_leave_the_device() {
         let mut g = GpuTracker::new(&GpuConfig::default());
         let t = tree(&[100, 101]);
-        g.observe(&read(vec![dev(0, None, &[(100, Some(1 << 30))])]), &t, &[], Instant::now());
+        g.observe(
+            &read(vec![dev(0, None, &[(100, Some(1 << 30))])]),
+            &t,
+            &[],
+            Instant::now(),
+        );
         // The child died: its pid is still listed, so memory is not released yet.
         let still = || read(vec![dev(0, None, &[(100, Some(1 << 30)), (300, Some(5))])]);
         assert!(!g.released(Some(&still())));
@@ -478,7 +495,12 @@ mod tests {
     fn a_context_made_after_the_last_reading_is_still_waited_for() {
         let mut g = GpuTracker::new(&GpuConfig::default());
         // The tree (100, 101) was sampled while NVML listed none of it.
-        g.observe(&read(vec![dev(0, None, &[])]), &tree(&[100, 101]), &[], Instant::now());
+        g.observe(
+            &read(vec![dev(0, None, &[])]),
+            &tree(&[100, 101]),
+            &[],
+            Instant::now(),
+        );
         assert!(g.waiting_for_any());
         assert!(!g.released(Some(&read(vec![dev(0, None, &[(101, Some(8 << 30))])]))));
         assert_eq!(g.holders(), [101]);

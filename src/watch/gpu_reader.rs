@@ -185,11 +185,18 @@ mod tests {
         let t0 = Instant::now();
         let e = r.read(Duration::from_millis(200)).await.unwrap_err();
         assert!(matches!(e, GpuError::Hung(_)), "{e:?}");
-        assert!(t0.elapsed() < Duration::from_millis(1200), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            t0.elapsed()
+        );
         // Still out: answered at once, not queued.
         let t1 = Instant::now();
         let e = r.read(Duration::from_secs(5)).await.unwrap_err();
-        assert!(matches!(e, GpuError::Hung(d) if d >= Duration::from_millis(200)), "{e:?}");
+        assert!(
+            matches!(e, GpuError::Hung(d) if d >= Duration::from_millis(200)),
+            "{e:?}"
+        );
         assert!(t1.elapsed() < Duration::from_millis(500));
         // Once it returns, reads work again.
         tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn a_process_in_both_lists_counts_once_with_its_larger_figure() {
         let mut l = Vec::new();
-        let p = |pid, m: Option<u64>| GpuProcess { pid, memory_used: m };
+        let p = |pid, m: Option<u64>| GpuProcess {
+            pid,
+            memory_used: m,
+        };
         add_process(&mut l, p(1, Some(3 << 30)));
         add_process(&mut l, p(2, None));
         add_process(&mut l, p(1, Some(3 << 30)));
@@ -210,7 +213,10 @@ mod tests {
         let r = f.read().unwrap();
         assert_eq!(r.devices[0].utilization_percent, None);
         assert_eq!(r.devices[0].memory_free, Some(2));
-        assert_eq!(r.devices[0].processes.as_ref().unwrap()[0].memory_used, None);
+        assert_eq!(
+            r.devices[0].processes.as_ref().unwrap()[0].memory_used,
+            None
+        );
         std::fs::write(&path, r#"{"error": "GPU is lost"}"#).unwrap();
         assert_eq!(f.read(), Err(GpuError::Failed("GPU is lost".into())));
         std::fs::write(&path, "{").unwrap();

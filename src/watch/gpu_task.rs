@@ -74,9 +74,7 @@ pub async fn gpu_task(shared: Arc<Shared>, cfg: GpuConfig, gpu: GpuState) {
                     sleep_or_child_change(cfg.interval.get(), &mut child).await;
                     continue;
                 };
-                let o = gpu
-                    .tracker()
-                    .observe(&read, &tree, &hidden, Instant::now());
+                let o = gpu.tracker().observe(&read, &tree, &hidden, Instant::now());
                 for w in o.warnings {
                     tracing::warn!("{w}");
                 }

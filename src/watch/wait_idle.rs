@@ -88,7 +88,10 @@ pub fn judge_idle(parts: &Map<String, Value>, o: &WaitIdleOpts) -> Seen {
     let mut busy = false;
     let mut seen = Vec::new();
     let mut unknowns = Vec::new();
-    for d in devices.iter().filter(|d| d["watched"] != Value::Bool(false)) {
+    for d in devices
+        .iter()
+        .filter(|d| d["watched"] != Value::Bool(false))
+    {
         let label = d["label"]
             .as_str()
             .map(str::to_string)
@@ -260,6 +263,65 @@ mod tests {
             })
         };
         assert_eq!(wait_idle(gone, &o, &mut out), 3);
+    }
+
+    fn judge(gpu: Value, o: &WaitIdleOpts) -> Seen {
+        judge_idle(json!({ "gpu": gpu }).as_object().unwrap(), o)
+    }
+
+    #[test]
+    fn unknown_is_never_idle_unless_asked() {
+        let o = WaitIdleOpts::default();
+        let mig = json!({"enabled": true, "devices": [{"index": 0, "label": "0:1",
+            "utilization_percent": null, "utilization_why": "not on MIG", "memory_free": 5}]});
+        assert_eq!(
+            judge(mig.clone(), &o),
+            Seen::Unknown("GPU 0:1 utilisation unknown: not on MIG".into())
+        );
+        let lenient = WaitIdleOpts {
+            unknown_is_idle: true,
+            ..WaitIdleOpts::default()
+        };
+        assert!(matches!(judge(mig, &lenient), Seen::Idle(s) if s.contains("--unknown-is-idle")));
+        let failed = json!({"enabled": true, "error": "NVML is installed but does not start"});
+        assert!(matches!(judge(failed, &o), Seen::Unknown(s) if s.contains("does not start")));
+        let lost = json!({"enabled": true, "devices": [{"index": 1, "error": "GPU is lost"}]});
+        assert_eq!(judge(lost, &o), Seen::Unknown("GPU 1: GPU is lost".into()));
+        // A known busy device is busy, whatever else is unknown.
+        let mixed = json!({"enabled": true, "devices": [{"index": 0, "utilization_percent": 99.0,
+            "memory_free": 5}, {"index": 1, "error": "GPU is lost"}]});
+        assert!(matches!(judge(mixed, &o), Seen::Busy(_)));
+        let mut out = Vec::new();
+        let off = json!({"gpu": {"enabled": true, "error": "x"}});
+        assert_eq!(
+            wait_idle(|| Ok(off.as_object().unwrap().clone()), &o, &mut out),
+            EXIT_UNKNOWN
+        );
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .starts_with("cannot judge: GPU state unknown: x")
+        );
+    }
+
+    #[test]
+    fn a_stale_reading_is_not_acted_on() {
+        let o = WaitIdleOpts::default();
+        let at = |age: f64| {
+            json!({"enabled": true, "interval_secs": 10.0, "age_secs": age, "devices": [
+                {"index": 0, "utilization_percent": 1.0, "memory_free": 5}]})
+        };
+        assert!(matches!(judge(at(31.0), &o), Seen::Idle(_)));
+        assert!(matches!(judge(at(33.0), &o), Seen::Unknown(s) if s.contains("stale")));
+    }
+
+    #[test]
+    fn only_watched_devices_are_judged() {
+        let o = WaitIdleOpts::default();
+        let g = json!({"enabled": true, "devices": [
+            {"index": 0, "watched": true, "utilization_percent": 5.0, "memory_free": 5},
+            {"index": 1, "watched": false, "utilization_percent": 100.0, "memory_free": 5}]});
+        assert_eq!(judge(g, &o), Seen::Idle("GPU 0 5% busy, 5 B free".into()));
     }
 
     #[test]
