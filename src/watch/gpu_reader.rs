@@ -161,7 +161,10 @@ mod tests {
     use super::*;
     use crate::watch::gpu_source::GpuDevice;
 
-    struct Scripted(Arc<Mutex<Vec<(u64, Result<GpuRead, GpuError>)>>>);
+    /// Each read sleeps the given milliseconds, then answers.
+    type Script = Vec<(u64, Result<GpuRead, GpuError>)>;
+
+    struct Scripted(Arc<Mutex<Script>>);
 
     impl GpuSource for Scripted {
         fn read(&mut self) -> Result<GpuRead, GpuError> {
