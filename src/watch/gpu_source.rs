@@ -139,7 +139,9 @@ pub fn open_gpu_source() -> Result<Box<dyn GpuSource>, GpuError> {
 /// Reads `{"devices": [GpuDevice...]}` from a file at every read, so a test can change the
 /// readings while clawvisor runs. A missing or broken file is a read error. Beyond the
 /// devices, the file may say `"hang_ms": N` (the read sleeps that long, as a hung driver
-/// call would), `"error": "…"` (the whole read fails) and `"driver": "…"`.
+/// call would), `"error": "…"` (the whole read fails) and `"driver": "…"`. In a device,
+/// `null` or a missing value is unknown, as from NVML: leaving out `processes` means the
+/// process list could not be read, not that it is empty.
 pub struct FakeGpuSource {
     pub path: PathBuf,
 }
