@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod health;
+pub mod jobs;
 pub mod logs;
 pub mod process;
 pub mod supervisor;

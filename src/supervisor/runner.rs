@@ -25,6 +25,7 @@ use super::pause::PauseRecord;
 use super::persist::{self, StateWriter};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
+use super::view::GatewayView;
 
 /// Lines of output kept in a pause record.
 const PAUSE_LINES: usize = 50;
@@ -50,6 +51,10 @@ pub struct Runner {
     notified_ready: bool,
     state_writer: StateWriter,
     watchers: crate::watch::Watchers,
+    /// What scheduled jobs see of the gateway; `epoch` moves at every start, exit and
+    /// forwarded SIGUSR2.
+    view: watch::Sender<GatewayView>,
+    epoch: u64,
 }
 
 /// Handles other parts (control socket, watchers) need from the runner.
@@ -57,6 +62,12 @@ pub struct Parts {
     pub inbox: Inbox,
     pub logs: LogPipeline,
     pub notices: NoticeSender,
+    /// The gateway as scheduled jobs see it.
+    pub gateway: watch::Receiver<GatewayView>,
+    /// Shared readings (GPU for job gates; jobs publish their own part there).
+    pub readings: crate::watch::readings::Readings,
+    /// Spawner, reaper and auxiliary-pid set, for scheduled jobs (None on a test's fake ops).
+    pub aux: Option<AuxRunner>,
 }
 
 impl Runner {
@@ -75,7 +86,8 @@ impl Runner {
             reaper: aux.reaper.clone(),
             aux: aux.aux.clone(),
         });
-        let (runner, parts) = Runner::start_with(cfg, ops, Arc::new(aux))?;
+        let (runner, mut parts) = Runner::start_with(cfg, ops, Arc::new(aux.clone()))?;
+        parts.aux = Some(aux);
         signals::start(parts.inbox.clone())
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         Ok((runner, parts))
@@ -95,7 +107,11 @@ impl Runner {
                 uid: c.uid.as_raw(),
                 gid: c.gid.as_raw(),
             });
-        let opts = LogOptions { owner, clock: None };
+        let opts = LogOptions {
+            owner,
+            clock: None,
+            stem: None,
+        };
         let logs = LogPipeline::start_with(&cfg.logs, inbox.clone(), opts)
             .map_err(|e| format!("logs.dir {}: {e}", cfg.logs.dir.display()))?;
         let (notices, _) = broadcast::channel(256);
@@ -107,10 +123,14 @@ impl Runner {
         let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
         let watchers =
             crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
+        let (view, gateway) = watch::channel(GatewayView::default());
         let parts = Parts {
             inbox: inbox.clone(),
             logs: logs.clone(),
             notices: notices.clone(),
+            gateway,
+            readings: watchers.readings(),
+            aux: None,
         };
         Ok((
             Runner {
@@ -127,6 +147,8 @@ impl Runner {
                 notified_ready: false,
                 state_writer: StateWriter::start(),
                 watchers,
+                view,
+                epoch: 0,
             },
             parts,
         ))
@@ -242,6 +264,11 @@ impl Runner {
         let mut events = VecDeque::from([event]);
         while let Some(ev) = events.pop_front() {
             let before = self.state.phase.name();
+            if matches!(ev, Event::Spawned { .. } | Event::Exited { .. })
+                || ev == (Event::Forward { signal: libc::SIGUSR2 })
+            {
+                self.epoch += 1;
+            }
             let (next, actions) = decide(&self.state, ev, Now::real());
             self.state = next;
             for a in actions {
@@ -254,6 +281,8 @@ impl Runner {
                 self.on_phase_change(before, after);
             }
             self.notify_ready_once();
+            let view = GatewayView::of(&self.state, self.epoch);
+            self.view.send_if_modified(|v| std::mem::replace(v, view) != view);
         }
     }
 
