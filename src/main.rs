@@ -144,9 +144,16 @@ fn run(cfg: Config) -> i32 {
         let code = runner.run().await;
         // Running jobs were told to stop when the shutdown began; wait for their records.
         if let Some(t) = jobs_task {
-            t.finished(cfg_jobs.jobs.iter().map(|j| j.stop_grace.get()).max().unwrap_or_default()
-                + std::time::Duration::from_secs(10))
-                .await;
+            t.finished(
+                cfg_jobs
+                    .jobs
+                    .iter()
+                    .map(|j| j.stop_grace.get())
+                    .max()
+                    .unwrap_or_default()
+                    + std::time::Duration::from_secs(10),
+            )
+            .await;
         }
         // Aborting the server's task removes the socket file.
         control.abort();

@@ -62,11 +62,7 @@ fn read(p: &Path) -> String {
 }
 
 fn fake_gateway(port: u16) -> Vec<String> {
-    vec![
-        FAKE_GATEWAY.to_string(),
-        "--port".into(),
-        port.to_string(),
-    ]
+    vec![FAKE_GATEWAY.to_string(), "--port".into(), port.to_string()]
 }
 
 const FAST_RESTART: &str =
@@ -95,7 +91,10 @@ fn starts(log: &Path) -> Vec<(u32, u32, u32, String)> {
 }
 
 fn step_of(dir: &str) -> u32 {
-    read(&Path::new(dir).join("step")).trim().parse().unwrap_or(0)
+    read(&Path::new(dir).join("step"))
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -123,7 +122,11 @@ fn a_checkpointing_job_interrupted_by_a_gateway_crash_resumes_and_completes() {
         .first()
         .is_some_and(|s| step_of(&s.3) >= 3)));
     let first = starts(&log)[0].clone();
-    assert_eq!((first.0, first.1, first.2), (1, 0, 0), "a fresh first attempt");
+    assert_eq!(
+        (first.0, first.1, first.2),
+        (1, 0, 0),
+        "a fresh first attempt"
+    );
     let gw_pid = cv.gateway_pids()[0];
     unsafe { libc::kill(gw_pid, libc::SIGKILL) };
     // The gateway comes back; the job re-runs as the same run, attempt 2, resuming.
@@ -134,9 +137,16 @@ fn a_checkpointing_job_interrupted_by_a_gateway_crash_resumes_and_completes() {
     );
     let s = starts(&log);
     assert_eq!(s.len(), 2, "{s:?}");
-    assert_eq!((s[1].0, s[1].1), (2, 1), "attempt 2 with CLAWVISOR_RESUME=1");
+    assert_eq!(
+        (s[1].0, s[1].1),
+        (2, 1),
+        "attempt 2 with CLAWVISOR_RESUME=1"
+    );
     assert_eq!(s[1].3, first.3, "the same checkpoint dir");
-    assert!(s[1].2 >= 3, "resumed from its checkpoint, not from 0: {s:?}");
+    assert!(
+        s[1].2 >= 3,
+        "resumed from its checkpoint, not from 0: {s:?}"
+    );
     assert!(cv.gateway_pids().len() >= 2, "the gateway was restarted");
     // The checkpoint dir was private while it existed and is gone after success.
     assert!(eventually(T, || !Path::new(&first.3).exists()));
@@ -156,8 +166,14 @@ fn a_checkpointing_job_interrupted_by_a_gateway_crash_resumes_and_completes() {
     let (_, list, _) = ctl(&cv, &["jobs"]);
     let (_, hist, _) = ctl(&cv, &["jobs", "history", "report"]);
     eprintln!("--- ctl jobs\n{list}--- ctl jobs history report\n{hist}");
-    assert!(list.contains("report") && list.contains("every 1h"), "{list}");
-    assert!(hist.contains("interrupted") && hist.contains("succeeded"), "{hist}");
+    assert!(
+        list.contains("report") && list.contains("every 1h"),
+        "{list}"
+    );
+    assert!(
+        hist.contains("interrupted") && hist.contains("succeeded"),
+        "{hist}"
+    );
 }
 
 #[test]
@@ -182,8 +198,7 @@ fn a_job_interrupted_by_stopping_clawvisor_resumes_after_its_restart() {
     let st = cv.stop();
     assert!(st.success(), "{st:?}");
     assert!(!read(&log).contains("done"), "stopped before it finished");
-    let saved: Value =
-        serde_json::from_str(&read(&cv.path("state/jobs/report.json"))).unwrap();
+    let saved: Value = serde_json::from_str(&read(&cv.path("state/jobs/report.json"))).unwrap();
     assert_eq!(saved["queue"][0]["attempt"], 2, "{saved}");
     assert_eq!(saved["queue"][0]["resume"], true);
     let (dir, config) = cv.into_dir();

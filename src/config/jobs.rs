@@ -192,7 +192,9 @@ impl JobConfig {
             out.push((at("command"), "must name a program".into()));
         }
         match (&self.schedule, &self.every) {
-            (Some(_), Some(_)) => out.push((at("every"), "set `schedule` or `every`, not both".into())),
+            (Some(_), Some(_)) => {
+                out.push((at("every"), "set `schedule` or `every`, not both".into()))
+            }
             (None, None) => out.push((
                 at("name"),
                 format!(
@@ -235,7 +237,10 @@ impl JobConfig {
         }
         for k in self.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {
-                out.push((at(&format!("env.{k}")), "is not a valid variable name".into()));
+                out.push((
+                    at(&format!("env.{k}")),
+                    "is not a valid variable name".into(),
+                ));
             }
         }
     }
@@ -249,7 +254,10 @@ pub fn validate_jobs(jobs: &[JobConfig], out: &mut Vec<(String, String)>) {
         if !seen.insert(j.name.as_str()) {
             out.push((
                 format!("jobs.{i}.name"),
-                format!("{:?} is used by an earlier job; names must be unique", j.name),
+                format!(
+                    "{:?} is used by an earlier job; names must be unique",
+                    j.name
+                ),
             ));
         }
     }

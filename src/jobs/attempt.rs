@@ -117,7 +117,11 @@ pub async fn run(
     };
     let pid = child.pid;
     // Not a straggler of the gateway: the gateway's clean-up leaves it alone.
-    a.aux.aux.lock().unwrap_or_else(|p| p.into_inner()).insert(pid);
+    a.aux
+        .aux
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pid);
     let mut exited = a.aux.reaper.watch(pid);
     a.logs.attach(child.stdout, child.stderr);
     pid_slot.store(pid, Ordering::Relaxed);
@@ -143,7 +147,11 @@ pub async fn run(
             Ended::Interrupted { cause, exit: Some(exit) }
         }
     };
-    a.aux.aux.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid);
+    a.aux
+        .aux
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&pid);
     ended
 }
 

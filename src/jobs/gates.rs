@@ -119,13 +119,36 @@ mod tests {
         let j = job("gpu_util_below = 50\ngpu_held_for = \"10s\"");
         let mut g = GpuGate::default();
         let t0 = Instant::now();
-        assert!(g.observe(&j, &parts(95.0), t0).unwrap().starts_with("gpu busy"));
-        assert!(g.observe(&j, &parts(10.0), t0).unwrap().contains("idle for 0s"));
-        assert!(g.observe(&j, &parts(10.0), t0 + Duration::from_secs(5)).is_some());
-        assert!(g.observe(&j, &parts(90.0), t0 + Duration::from_secs(6)).is_some());
-        assert!(g.observe(&j, &parts(10.0), t0 + Duration::from_secs(7)).is_some());
-        assert!(g.observe(&j, &parts(10.0), t0 + Duration::from_secs(16)).is_some());
-        assert_eq!(g.observe(&j, &parts(10.0), t0 + Duration::from_secs(17)), None);
+        assert!(
+            g.observe(&j, &parts(95.0), t0)
+                .unwrap()
+                .starts_with("gpu busy")
+        );
+        assert!(
+            g.observe(&j, &parts(10.0), t0)
+                .unwrap()
+                .contains("idle for 0s")
+        );
+        assert!(
+            g.observe(&j, &parts(10.0), t0 + Duration::from_secs(5))
+                .is_some()
+        );
+        assert!(
+            g.observe(&j, &parts(90.0), t0 + Duration::from_secs(6))
+                .is_some()
+        );
+        assert!(
+            g.observe(&j, &parts(10.0), t0 + Duration::from_secs(7))
+                .is_some()
+        );
+        assert!(
+            g.observe(&j, &parts(10.0), t0 + Duration::from_secs(16))
+                .is_some()
+        );
+        assert_eq!(
+            g.observe(&j, &parts(10.0), t0 + Duration::from_secs(17)),
+            None
+        );
         // No gate configured, or no GPU watching: passes.
         assert_eq!(GpuGate::default().observe(&job(""), &parts(99.0), t0), None);
         let off = json!({"gpu": {"enabled": false, "why": "no NVML"}});

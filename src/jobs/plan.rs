@@ -16,7 +16,10 @@ pub enum Ended {
     /// `timeout` passed; the group was stopped.
     TimedOut(Exit),
     /// Stopped from outside (gateway restart, clawvisor stop); the cause in words.
-    Interrupted { cause: String, exit: Option<Exit> },
+    Interrupted {
+        cause: String,
+        exit: Option<Exit>,
+    },
     SpawnFailed(String),
 }
 
@@ -62,7 +65,11 @@ pub fn after_attempt(
             again.interruptions += 1;
             again.resume = true;
             again.not_before = None;
-            return (Outcome::Interrupted, Some(cause.clone()), Next::Again(again));
+            return (
+                Outcome::Interrupted,
+                Some(cause.clone()),
+                Next::Again(again),
+            );
         }
         Ended::Exited(e) => (Outcome::Failed, e.to_string()),
         Ended::TimedOut(_) => (
@@ -70,7 +77,8 @@ pub fn after_attempt(
             format!(
                 "ran longer than timeout = {}",
                 job.timeout
-                    .map_or("-".into(), |t| humantime::format_duration(t.get()).to_string())
+                    .map_or("-".into(), |t| humantime::format_duration(t.get())
+                        .to_string())
             ),
         ),
         Ended::SpawnFailed(e) => (Outcome::Failed, e.clone()),
@@ -140,7 +148,9 @@ mod tests {
         for i in 1..=2 {
             let (o, _, n) = after_attempt(&r, &cut, &j, now);
             assert_eq!(o, Outcome::Interrupted);
-            let Next::Again(next) = n else { panic!("interruption {i} re-runs") };
+            let Next::Again(next) = n else {
+                panic!("interruption {i} re-runs")
+            };
             assert!(next.resume && next.retries_used == 0);
             assert_eq!(next.attempt, i + 1);
             r = next;

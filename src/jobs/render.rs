@@ -92,7 +92,15 @@ pub fn jobs_table(v: &Value) -> String {
         })
         .collect();
     table(
-        &["NAME", "SCHEDULE", "ZONE", "NEXT (LOCAL)", "NEXT (UTC)", "STATE", "LAST"],
+        &[
+            "NAME",
+            "SCHEDULE",
+            "ZONE",
+            "NEXT (LOCAL)",
+            "NEXT (UTC)",
+            "STATE",
+            "LAST",
+        ],
         &rows,
     )
 }
@@ -132,7 +140,15 @@ pub fn history_table(v: &Value) -> String {
         .collect();
     table(
         &[
-            "SLOT", "ATTEMPT", "OUTCOME", "START", "END", "EXIT", "WAIT GW/GPU", "RUN ID", "CAUSE",
+            "SLOT",
+            "ATTEMPT",
+            "OUTCOME",
+            "START",
+            "END",
+            "EXIT",
+            "WAIT GW/GPU",
+            "RUN ID",
+            "CAUSE",
         ],
         &rows,
     )
@@ -153,13 +169,22 @@ mod tests {
             "last": {"outcome": "interrupted", "end": "2026-12-01T02:10:00Z", "exit": "killed by SIGTERM"}
         }]});
         let t = jobs_table(&v);
-        assert!(t.contains("waiting: gpu busy (GPU 0 95% busy) [nightly-20261201T020000Z attempt 2]"), "{t}");
-        assert!(t.contains("interrupted 2026-12-01 02:10:00Z (killed by SIGTERM)"), "{t}");
+        assert!(
+            t.contains("waiting: gpu busy (GPU 0 95% busy) [nightly-20261201T020000Z attempt 2]"),
+            "{t}"
+        );
+        assert!(
+            t.contains("interrupted 2026-12-01 02:10:00Z (killed by SIGTERM)"),
+            "{t}"
+        );
         assert_eq!(jobs_table(&json!({"jobs": []})), "no [[jobs]] configured\n");
         let h = json!({"runs": [{"slot": "2026-12-01T02:00:00Z", "attempt": 1, "outcome": "succeeded",
             "start": "2026-12-01T02:00:01Z", "end": "2026-12-01T02:05:00Z", "exit": "exit code 0",
             "waited_gateway_secs": 0.5, "waited_gpu_secs": 30.0, "run_id": "r", "cause": null, "missed": 2}]});
         let t = history_table(&h);
-        assert!(t.contains("0.5s/30s") && t.contains("2 earlier slot(s) missed"), "{t}");
+        assert!(
+            t.contains("0.5s/30s") && t.contains("2 earlier slot(s) missed"),
+            "{t}"
+        );
     }
 }

@@ -131,8 +131,8 @@ pub fn plan_catch_up(
     let Some((&last, older)) = slots.split_last() else {
         return CatchUpPlan::default();
     };
-    let fresh = Duration::try_from(now.duration_since(last)).is_ok_and(|age| age <= on_time)
-        || now < last;
+    let fresh =
+        Duration::try_from(now.duration_since(last)).is_ok_and(|age| age <= on_time) || now < last;
     match policy {
         CatchUp::All => CatchUpPlan {
             run: slots.to_vec(),
@@ -242,7 +242,10 @@ mod tests {
         let s = cron("0 2 * * *", "Europe/Berlin");
         let next = s.next_after(ts("2026-09-21T14:13:20Z")).unwrap();
         assert_eq!(next.to_string(), "2026-09-22T00:00:00Z");
-        assert_eq!(s.next_after(next).unwrap().to_string(), "2026-09-23T00:00:00Z");
+        assert_eq!(
+            s.next_after(next).unwrap().to_string(),
+            "2026-09-23T00:00:00Z"
+        );
         let e = Schedule::Every(Duration::from_secs(600));
         let due = e.due(ts("2026-01-01T00:00:00Z"), ts("2026-01-01T00:35:00Z"));
         assert_eq!(
@@ -253,7 +256,10 @@ mod tests {
                 "2026-01-01T00:30:00Z"
             ]
         );
-        assert!(e.due(ts("2026-01-01T00:00:00Z"), ts("2025-12-31T00:00:00Z")).is_empty());
+        assert!(
+            e.due(ts("2026-01-01T00:00:00Z"), ts("2025-12-31T00:00:00Z"))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -267,10 +273,14 @@ mod tests {
     #[test]
     fn catch_up_policies() {
         let now = ts("2026-11-24T09:30:00Z");
-        let slots: Vec<Timestamp> = ["2026-11-21T02:00:00Z", "2026-11-22T02:00:00Z", "2026-11-24T02:00:00Z"]
-            .iter()
-            .map(|s| ts(s))
-            .collect();
+        let slots: Vec<Timestamp> = [
+            "2026-11-21T02:00:00Z",
+            "2026-11-22T02:00:00Z",
+            "2026-11-24T02:00:00Z",
+        ]
+        .iter()
+        .map(|s| ts(s))
+        .collect();
         let grace = Duration::from_secs(90);
         let latest = plan_catch_up(&slots, CatchUp::Latest, now, grace);
         assert_eq!((latest.run.len(), latest.missed.len()), (1, 2));
@@ -280,9 +290,17 @@ mod tests {
         let none = plan_catch_up(&slots, CatchUp::None, now, grace);
         assert_eq!((none.run.len(), none.missed.len()), (0, 3));
         // A slot seen in time runs whatever the policy.
-        let fresh = plan_catch_up(&slots[2..], CatchUp::None, ts("2026-11-24T02:00:30Z"), grace);
+        let fresh = plan_catch_up(
+            &slots[2..],
+            CatchUp::None,
+            ts("2026-11-24T02:00:30Z"),
+            grace,
+        );
         assert_eq!(fresh.run, vec![slots[2]]);
-        assert_eq!(plan_catch_up(&[], CatchUp::All, now, grace), CatchUpPlan::default());
+        assert_eq!(
+            plan_catch_up(&[], CatchUp::All, now, grace),
+            CatchUpPlan::default()
+        );
     }
 
     #[test]

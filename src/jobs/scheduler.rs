@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::attempt::{self, Attempt};
 use super::gates::{GpuGate, gateway_gate};
-use super::plan::{Ended, Next, after_attempt};
 use super::ping::{self, Ping};
+use super::plan::{Ended, Next, after_attempt};
 use super::schedule::{Schedule, plan_catch_up, wall_jump};
 use super::store::{self, JobState, Outcome, PendingRun, RunRecord};
 use super::{Deps, JobsRequest};
@@ -141,7 +141,9 @@ impl Scheduler {
             let Some(head) = self.jobs[i].st.queue.front().cloned() else {
                 continue;
             };
-            let Some(started) = head.started else { continue };
+            let Some(started) = head.started else {
+                continue;
+            };
             let ended = Ended::Interrupted {
                 cause: "clawvisor restart (it ended without stopping the job)".into(),
                 exit: None,
@@ -277,14 +279,19 @@ impl Scheduler {
                 (false, _) => j.st.queue.push_back(run),
                 (true, Overlap::Queue) if queued < 2 => j.st.queue.push_back(run),
                 (true, _) => {
-                    let head = j.st.queue.front().map_or(String::new(), |h| h.run_id.clone());
-                    let what = if j.active.is_some() { "running" } else { "waiting" };
+                    let head =
+                        j.st.queue
+                            .front()
+                            .map_or(String::new(), |h| h.run_id.clone());
+                    let what = if j.active.is_some() {
+                        "running"
+                    } else {
+                        "waiting"
+                    };
                     j.st.missed_total += 1;
-                    let cause = format!(
-                        "overlap = {:?}: run {head} is still {what}",
-                        j.cfg.overlap
-                    )
-                    .to_lowercase();
+                    let cause =
+                        format!("overlap = {:?}: run {head} is still {what}", j.cfg.overlap)
+                            .to_lowercase();
                     tracing::warn!(job = %name, "slot {slot} not run: {cause}");
                     let mut pr = run;
                     pr.attempt = 0;
@@ -565,7 +572,11 @@ impl Scheduler {
                 let i = self.find(&name)?;
                 let j = &mut self.jobs[i];
                 if let Some(h) = j.st.queue.front() {
-                    let what = if j.active.is_some() { "running" } else { "waiting" };
+                    let what = if j.active.is_some() {
+                        "running"
+                    } else {
+                        "waiting"
+                    };
                     return Err(format!(
                         "job {name} already has run {} {what}; one run at a time",
                         h.run_id

@@ -265,7 +265,10 @@ impl Runner {
         while let Some(ev) = events.pop_front() {
             let before = self.state.phase.name();
             if matches!(ev, Event::Spawned { .. } | Event::Exited { .. })
-                || ev == (Event::Forward { signal: libc::SIGUSR2 })
+                || ev
+                    == (Event::Forward {
+                        signal: libc::SIGUSR2,
+                    })
             {
                 self.epoch += 1;
             }
@@ -282,7 +285,8 @@ impl Runner {
             }
             self.notify_ready_once();
             let view = GatewayView::of(&self.state, self.epoch);
-            self.view.send_if_modified(|v| std::mem::replace(v, view) != view);
+            self.view
+                .send_if_modified(|v| std::mem::replace(v, view) != view);
         }
     }
 
