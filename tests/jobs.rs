@@ -337,3 +337,182 @@ fn overlapping_slots_are_not_run_twice() {
         assert!(err.contains("one run at a time"), "{err}");
     }
 }
+
+/// A local HTTP receiver standing in for healthchecks.io: records each request line and
+/// answers 200.
+fn ping_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            s.lock().unwrap().push(first.trim().to_string());
+            let mut c = conn;
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK");
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn failures_retry_then_alert_and_ping_with_the_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("job.log");
+    let (port, seen) = ping_receiver();
+    let dead = free_port();
+    let extra = format!(
+        "{}{}",
+        job_section(
+            "flaky",
+            &format!(
+                "echo \"attempt $CLAWVISOR_ATTEMPT\" >> {}; exit 3",
+                log.display()
+            ),
+            &format!(
+                "every = \"1h\"\nrequires = \"none\"\nretries = 1\nretry_delay = \"1s\"\nping_url = \"http://127.0.0.1:{port}/ping/abc\""
+            ),
+        ),
+        job_section(
+            "fine",
+            "echo fine",
+            &format!(
+                "every = \"1h\"\nrequires = \"none\"\nping_url = \"http://127.0.0.1:{dead}/nobody\""
+            ),
+        )
+    );
+    let cv = Clawvisor::start(&["sleep", "600"], &extra);
+    cv.wait_for("gateway started", 1, T);
+    assert_eq!(ctl(&cv, &["jobs", "run", "flaky"]).0, 0);
+    assert_eq!(ctl(&cv, &["jobs", "run", "fine"]).0, 0);
+    assert!(eventually(T, || history(&cv, "flaky").len() == 2));
+    let h = history(&cv, "flaky");
+    assert_eq!(h[0]["outcome"], "failed");
+    assert!(
+        h[0]["cause"].as_str().unwrap().contains("retry 1/1"),
+        "{h:?}"
+    );
+    assert_eq!(h[1]["outcome"], "failed");
+    assert_eq!(
+        (h[1]["attempt"].clone(), h[1]["exit_code"].clone()),
+        (2.into(), 3.into())
+    );
+    assert_eq!(read(&log), "attempt 1\nattempt 2\n");
+    // One alert, after the retries ran out, through the supervisor's alert path.
+    let alerts = cv.wait_for("job flaky: run flaky-manual-", 1, T);
+    assert!(
+        msg(&alerts[0]).contains("failed (attempt 2)"),
+        "{}",
+        msg(&alerts[0])
+    );
+    assert_eq!(cv.find("job flaky: run").len(), 1);
+    // Pings: a start per attempt, then /3 for the final failure, all with the same rid.
+    assert!(eventually(T, || seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("/ping/abc/3?rid="))));
+    let lines = seen.lock().unwrap().clone();
+    let starts = lines
+        .iter()
+        .filter(|l| l.contains("/ping/abc/start?rid="))
+        .count();
+    assert_eq!(starts, 2, "{lines:?}");
+    let rids: std::collections::HashSet<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("rid=").nth(1))
+        .collect();
+    assert_eq!(rids.len(), 1, "{lines:?}");
+    // A ping to nowhere neither blocks nor fails its job.
+    assert!(eventually(T, || history(&cv, "fine").len() == 1));
+    assert_eq!(history(&cv, "fine")[0]["outcome"], "succeeded");
+    // Per-job counts are in the status snapshot, for metrics.
+    let st = ctl_json(&cv, &["status"]);
+    let jobs = st["parts"]["jobs"]["jobs"].as_array().unwrap();
+    let flaky = jobs.iter().find(|j| j["name"] == "flaky").unwrap();
+    assert_eq!(flaky["runs"]["failed"], 2, "{flaky}");
+}
+
+#[test]
+fn a_run_that_waits_past_max_wait_is_skipped_and_alerted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gpu = tmp.path().join("gpu.json");
+    write_fake_gpu(&gpu, 99, &[]);
+    let extra = format!(
+        "[gpu]\ninterval = \"200ms\"\n{}",
+        job_section(
+            "gpu-heavy",
+            "echo ran",
+            "every = \"1h\"\nrequires = \"none\"\ngpu_util_below = 50\nmax_wait = \"2s\""
+        )
+    );
+    let cv = Clawvisor::start_with_env(
+        &["sleep", "600"],
+        &extra,
+        &[("CLAWVISOR_FAKE_GPU", gpu.to_str().unwrap())],
+    );
+    cv.wait_for("gateway started", 1, T);
+    assert_eq!(ctl(&cv, &["jobs", "run", "gpu-heavy"]).0, 0);
+    assert!(eventually(T, || history(&cv, "gpu-heavy").len() == 1));
+    let h = history(&cv, "gpu-heavy");
+    assert_eq!(h[0]["outcome"], "skipped");
+    let cause = h[0]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("gate timeout") && cause.contains("gpu busy"),
+        "{cause}"
+    );
+    cv.wait_for("job gpu-heavy: slot", 1, T);
+}
+
+#[test]
+fn a_job_cut_off_by_a_killed_clawvisor_is_re_run_as_the_same_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("job.log");
+    let extra = job_section(
+        "report",
+        &checkpointing_job(&log, 10),
+        "every = \"1h\"\nrequires = \"none\"",
+    );
+    let cv = Clawvisor::start(&["sleep", "600"], &extra);
+    cv.wait_for("gateway started", 1, T);
+    assert_eq!(ctl(&cv, &["jobs", "run", "report"]).0, 0);
+    assert!(eventually(T, || starts(&log)
+        .first()
+        .is_some_and(|s| step_of(&s.3) >= 2)));
+    let first = starts(&log)[0].clone();
+    let mode = fs::metadata(&first.3).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o700
+    );
+    cv.signal(libc::SIGKILL);
+    let (dir, config) = cv.into_dir();
+    let cv = Clawvisor::launch(dir, config, &[]);
+    assert!(
+        eventually(T, || read(&log).contains("done attempt=2")),
+        "{}",
+        read(&log)
+    );
+    let s = starts(&log);
+    assert_eq!((s[1].0, s[1].1, s[1].3.clone()), (2, 1, first.3.clone()));
+    let h = history(&cv, "report");
+    assert_eq!(h[0]["outcome"], "interrupted");
+    assert!(
+        h[0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("clawvisor restart")
+    );
+    assert_eq!(h[1]["outcome"], "succeeded");
+}

@@ -438,6 +438,9 @@ impl Runner {
                         "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
                     );
                 }
+                if new.jobs != self.cfg.jobs {
+                    tracing::info!("[[jobs]] changed: it applies at the next start of clawvisor");
+                }
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
