@@ -516,3 +516,14 @@ fn a_job_cut_off_by_a_killed_clawvisor_is_re_run_as_the_same_run() {
     );
     assert_eq!(h[1]["outcome"], "succeeded");
 }
+
+#[test]
+fn the_example_config_carries_the_seeds_jobs() {
+    let cfg = clawvisor::config::Config::parse(&example_config_all_on(), "clawvisor.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = cfg.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["nightly-report", "reasoning-tests"]);
+    let nightly = &cfg.jobs[0];
+    assert!(nightly.gpu_util_below.is_some() && nightly.schedule.is_some());
+    assert_eq!(nightly.timezone.as_deref(), Some("Europe/Berlin"));
+}
