@@ -235,6 +235,19 @@ impl JobConfig {
         {
             out.push((at("ping_url"), format!("{u:?} is not an http(s) URL")));
         }
+        // The names must exist here: a typo would otherwise fail every run at 3 a.m.
+        if let Some(u) = &self.user
+            && u.parse::<u32>().is_err()
+            && !matches!(nix::unistd::User::from_name(u), Ok(Some(_)))
+        {
+            out.push((at("user"), format!("{u:?}: no such user")));
+        }
+        if let Some(g) = &self.group
+            && g.parse::<u32>().is_err()
+            && !matches!(nix::unistd::Group::from_name(g), Ok(Some(_)))
+        {
+            out.push((at("group"), format!("{g:?}: no such group")));
+        }
         for k in self.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {
                 out.push((
@@ -301,5 +314,10 @@ mod tests {
         let j = job("schedule = \"@daily\"\ncatch_up = \"all\"\noverlap = \"queue\"").unwrap();
         assert_eq!((j.catch_up, j.overlap), (CatchUp::All, Overlap::Queue));
         assert_eq!(j.requires, Requires::Ready);
+        let e = job("schedule = \"@daily\"\nuser = \"no-such-user-here\"").unwrap_err();
+        assert!(
+            e.starts_with("jobs.0.user") && e.contains("no such user"),
+            "{e}"
+        );
     }
 }

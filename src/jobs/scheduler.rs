@@ -30,6 +30,8 @@ use crate::supervisor::{Event, GatewayView, Reaction};
 pub const TICK: Duration = Duration::from_millis(500);
 /// A slot at most this late was seen in time (not a catch-up).
 const ON_TIME: Duration = Duration::from_secs(90);
+/// Checkpoint dirs kept per job after runs that failed for good.
+const KEEP_FAILED_CHECKPOINTS: usize = 3;
 /// A wall-clock move this much beyond the monotonic clock is logged as a jump or suspend.
 const JUMP: f64 = 5.0;
 
@@ -217,7 +219,13 @@ impl Scheduler {
         if self.stopping {
             return;
         }
-        let parts = self.deps.readings.snapshot();
+        // Only the GPU reading matters here, and only to jobs with a GPU gate.
+        let mut parts = serde_json::Map::new();
+        if self.jobs.iter().any(|j| super::gates::has_gpu_gate(&j.cfg))
+            && let Some(gpu) = self.deps.readings.get("gpu")
+        {
+            parts.insert("gpu".into(), gpu);
+        }
         for i in 0..self.jobs.len() {
             self.schedule(i, now);
             self.advance(i, now, mono, view, &parts);
@@ -355,7 +363,7 @@ impl Scheduler {
             self.start(i, now, view.epoch);
             return;
         };
-        if w.on.as_deref() != Some(on.as_str()) && w.on.is_none() {
+        if w.on.is_none() {
             tracing::info!(job = %j.cfg.name, run = %head.run_id, "due; waiting: {on}");
         }
         w.on = Some(on.clone());
@@ -487,6 +495,7 @@ impl Scheduler {
                         ping::send(&self.http, url, Ping::Success, &head.run_id);
                     }
                 } else {
+                    prune_checkpoints(&checkpoint);
                     if let Some(url) = &cfg.ping_url {
                         ping::send(&self.http, url, Ping::Fail(code), &head.run_id);
                     }
@@ -620,6 +629,28 @@ impl Scheduler {
                 let names: Vec<&str> = self.jobs.iter().map(|j| j.cfg.name.as_str()).collect();
                 format!("no job named {name:?} (jobs: {})", names.join(", "))
             })
+    }
+}
+
+/// Checkpoint dirs of runs that failed for good are kept to look at, the newest
+/// [`KEEP_FAILED_CHECKPOINTS`] of them.
+fn prune_checkpoints(latest: &std::path::Path) {
+    let Some(parent) = latest.parent() else {
+        return;
+    };
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    dirs.sort();
+    let excess = dirs.len().saturating_sub(KEEP_FAILED_CHECKPOINTS);
+    for (_, d) in dirs.into_iter().take(excess) {
+        if d != latest {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
