@@ -17,7 +17,7 @@ use crate::config::JobConfig;
 use crate::logs::LogPipeline;
 use crate::process::aux::AuxRunner;
 use crate::process::kill;
-use crate::process::spawn::{ChildSpec, resolve_credentials};
+use crate::process::spawn::{ChildSpec, resolve_credentials, user_name};
 use crate::supervisor::Exit;
 
 /// How long a SIGKILLed job gets to be reaped before the attempt is given up on.
@@ -103,6 +103,11 @@ pub async fn run(
             .map(String::from)
             .to_vec(),
         env_set: contract_env(&a),
+        user: user_name(
+            credentials
+                .as_ref()
+                .map_or_else(nix::unistd::Uid::current, |c| c.uid),
+        ),
         credentials,
         umask: None,
     };
