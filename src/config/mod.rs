@@ -5,6 +5,7 @@
 //! the key and its file:line:column.
 
 mod control;
+mod derive;
 mod environment;
 mod explain;
 mod gateway;
@@ -17,6 +18,7 @@ mod probes;
 mod restart;
 mod state;
 mod stop;
+mod systemd;
 pub mod units;
 mod watch;
 
@@ -37,6 +39,7 @@ pub use probes::{
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
+pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
 pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
@@ -62,6 +65,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Scheduled jobs (`[[jobs]]`), run by clawvisor when their gates pass.
     pub jobs: Vec<JobConfig>,
+    pub systemd: SystemdConfig,
     /// The file this config was read from, for `reload` and for error messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -25,6 +25,7 @@ pub use view::GatewayView;
 mod notice;
 pub use notice::{Notice, NoticeSender};
 mod runner;
+mod start_job;
 pub use runner::{Parts, Runner};
 #[cfg(test)]
 mod decide_props;
