@@ -283,9 +283,15 @@ impl Scheduler {
             let j = &mut self.jobs[i];
             let queued = j.st.queue.len();
             let conflict = busy_before && queued > 0;
+            // The run for a backlog (slots missed while clawvisor was down) waits behind a
+            // run carried over from before: overlap is about a slot that comes while its
+            // predecessor runs late, not about downtime.
+            let backlog = missed > 0 || n > 1;
+            let all = j.cfg.catch_up == crate::config::CatchUp::All;
             match (conflict, j.cfg.overlap) {
                 (false, _) => j.st.queue.push_back(run),
                 (true, Overlap::Queue) if queued < 2 => j.st.queue.push_back(run),
+                (true, _) if backlog && (all || queued < 2) => j.st.queue.push_back(run),
                 (true, _) => {
                     let head =
                         j.st.queue
