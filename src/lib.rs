@@ -5,6 +5,7 @@ pub mod config;
 pub mod control;
 pub mod fuzzing;
 pub mod health;
+pub mod jobs;
 pub mod logs;
 pub mod preflight;
 pub mod process;

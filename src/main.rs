@@ -154,6 +154,7 @@ fn run(cfg: Config) -> i32 {
             return 1;
         }
     };
+    let cfg_jobs = cfg.clone();
     let code = rt.block_on(async move {
         let (runner, parts) = match Runner::start(cfg) {
             Ok(r) => r,
@@ -163,12 +164,40 @@ fn run(cfg: Config) -> i32 {
                 return 78;
             }
         };
+        let deps = clawvisor::jobs::Deps {
+            aux: parts.aux.clone(),
+            inbox: parts.inbox.clone(),
+            gateway: parts.gateway.clone(),
+            readings: parts.readings.clone(),
+        };
+        let (jobs, jobs_task) = match clawvisor::jobs::start(&cfg_jobs, deps) {
+            Ok(Some((h, t))) => (Some(h), Some(t)),
+            Ok(None) => (None, None),
+            Err(msg) => {
+                tracing::error!("{msg}");
+                return 1;
+            }
+        };
         let control = control.serve(ControlContext {
             inbox: parts.inbox.clone(),
             logs: parts.logs.clone(),
             notices: parts.notices.clone(),
+            jobs,
         });
         let code = runner.run().await;
+        // Running jobs were told to stop when the shutdown began; wait for their records.
+        if let Some(t) = jobs_task {
+            t.finished(
+                cfg_jobs
+                    .jobs
+                    .iter()
+                    .map(|j| j.stop_grace.get())
+                    .max()
+                    .unwrap_or_default()
+                    + std::time::Duration::from_secs(10),
+            )
+            .await;
+        }
         // Aborting the server's task removes the socket file.
         control.abort();
         let _ = control.await;

@@ -41,6 +41,7 @@ fn setup(reply_timeout: Dur) -> Setup {
         inbox,
         logs,
         notices: tokio::sync::broadcast::channel(16).0,
+        jobs: None,
     });
     Setup {
         _dir: dir,

@@ -9,6 +9,7 @@ mod derive;
 mod environment;
 mod explain;
 mod gateway;
+mod jobs;
 mod load;
 mod logs;
 mod notify;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
+pub use jobs::{CatchUp, JobConfig, OnGatewayRestart, Overlap, Requires, cron_parser};
 pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::{AlertsConfig, MetricsConfig};
@@ -61,6 +63,8 @@ pub struct Config {
     pub quality: QualityConfig,
     pub alerts: AlertsConfig,
     pub metrics: MetricsConfig,
+    /// Scheduled jobs (`[[jobs]]`), run by clawvisor when their gates pass.
+    pub jobs: Vec<JobConfig>,
     pub systemd: SystemdConfig,
     /// The file this config was read from, for `reload` and for error messages.
     #[serde(skip)]
@@ -96,6 +100,7 @@ impl Config {
         self.quality.validate(&mut out);
         self.logs.validate(&mut out);
         self.control.validate(&mut out);
+        jobs::validate_jobs(&self.jobs, &mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }

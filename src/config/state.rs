@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
-    /// Directory for state.json (the pause record). Created if missing.
+    /// Directory for state.json (the pause record) and `jobs/` (each scheduled job's state,
+    /// history and checkpoint dirs). Created if missing.
     pub dir: PathBuf,
 }
 

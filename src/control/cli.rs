@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::client::{Client, ClientError, request};
-use super::protocol::{ErrorKind, ProbeKind, Request, Response};
+use super::protocol::{ErrorKind, JobsOp, ProbeKind, Request, Response};
 use super::render;
 use super::wait_idle_cmd;
 use super::{SYSTEM_SOCKET, socket_path};
@@ -126,6 +126,32 @@ pub enum CtlCommand {
         #[arg(long)]
         unknown_is_idle: bool,
     },
+    /// Scheduled jobs: name, schedule, zone, next run (local and UTC), state (which gate a
+    /// due run waits on), last outcome. Subcommands run one now, or show its history or logs.
+    Jobs {
+        #[command(subcommand)]
+        action: Option<JobsAction>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq)]
+pub enum JobsAction {
+    /// Run the job now, through the same gates (refused while a run of it is running or due).
+    Run { name: String },
+    /// The job's last runs: slot, attempt, start, end, exit, gate waits, cause.
+    History {
+        name: String,
+        /// How many runs.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: usize,
+    },
+    /// The job's recent output (from its log file, all runs).
+    Logs {
+        name: String,
+        /// How many lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 50)]
+        lines: usize,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +216,19 @@ impl CtlCommand {
             CtlCommand::Probe { kind } => Request::Probe {
                 kind: (*kind).into(),
             },
+            CtlCommand::Jobs { action } => {
+                let (op, name, lines) = match action {
+                    None => (JobsOp::List, None, 50),
+                    Some(JobsAction::Run { name }) => (JobsOp::Run, Some(name.clone()), 50),
+                    Some(JobsAction::History { name, lines }) => {
+                        (JobsOp::History, Some(name.clone()), *lines)
+                    }
+                    Some(JobsAction::Logs { name, lines }) => {
+                        (JobsOp::Logs, Some(name.clone()), *lines)
+                    }
+                };
+                Request::Jobs { op, name, lines }
+            }
             // Polled by `wait_idle_cmd` until the GPU is idle.
             CtlCommand::WaitIdle { .. } => Request::Status,
         })
@@ -339,6 +378,8 @@ fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl 
             }
             res
         }
+        Response::Jobs { data, .. } if args.json => writeln!(out, "{}", json(&data)),
+        Response::Jobs { op, data } => write!(out, "{}", jobs_text(op, &data)),
         r @ Response::Ok { .. } if args.json => writeln!(out, "{}", json(&r)),
         Response::Ok { message } => writeln!(out, "{message}"),
         other => return fail(EXIT_FAILED, &format!("unexpected answer: {}", json(&other))),
@@ -347,6 +388,23 @@ fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl 
         Ok(()) => EXIT_OK,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => fail(EXIT_FAILED, &format!("cannot write the answer: {e}")),
+    }
+}
+
+fn jobs_text(op: JobsOp, data: &serde_json::Value) -> String {
+    match op {
+        JobsOp::List => crate::jobs::render::jobs_table(data),
+        JobsOp::History => crate::jobs::render::history_table(data),
+        JobsOp::Logs => data["lines"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|x| x.as_str())
+                    .map(|x| format!("{x}\n"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        JobsOp::Run => format!("{}\n", data["message"].as_str().unwrap_or("queued")),
     }
 }
 

@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 
 use super::peer::Peer;
-use super::protocol::{ErrorKind, MAX_FRAME, ProbeKind, Request, Response};
+use super::protocol::{ErrorKind, JobsOp, MAX_FRAME, ProbeKind, Request, Response};
 use super::server::{ControlContext, Limits};
 use crate::config::SignalName;
 use crate::logs::LogLine;
@@ -81,6 +81,7 @@ pub(crate) async fn answer(
         Request::Probe {
             kind: ProbeKind::Quality,
         } => probe_quality(ctx).await,
+        Request::Jobs { op, name, lines } => jobs(ctx, op, name, lines).await,
         // Streams are handled by `stream`; reaching here is a bug, answered politely.
         Request::Events => Response::error(ErrorKind::BadRequest, "events is a stream"),
     }
@@ -140,6 +141,43 @@ async fn probe_quality(ctx: &ControlContext) -> Response {
         Ok(Ok(report)) => Response::QualityReport { report },
         Ok(Err(message)) => Response::error(ErrorKind::Refused, message),
         Err(_) => unavailable(),
+    }
+}
+
+/// `ctl jobs ...`: answered by the job scheduler's task, never by the brain.
+async fn jobs(ctx: &ControlContext, op: JobsOp, name: Option<String>, lines: usize) -> Response {
+    use crate::jobs::JobsRequest;
+    let Some(handle) = &ctx.jobs else {
+        return match op {
+            JobsOp::List => Response::Jobs {
+                op,
+                data: serde_json::json!({ "jobs": [] }),
+            },
+            _ => Response::error(ErrorKind::Refused, "no [[jobs]] are configured"),
+        };
+    };
+    let need_name = || {
+        name.clone()
+            .ok_or_else(|| Response::error(ErrorKind::BadRequest, "this jobs op needs \"name\""))
+    };
+    let req = match op {
+        JobsOp::List => JobsRequest::List,
+        JobsOp::Run => match need_name() {
+            Ok(name) => JobsRequest::Run { name },
+            Err(r) => return r,
+        },
+        JobsOp::History => match need_name() {
+            Ok(name) => JobsRequest::History { name, limit: lines },
+            Err(r) => return r,
+        },
+        JobsOp::Logs => match need_name() {
+            Ok(name) => JobsRequest::Logs { name, lines },
+            Err(r) => return r,
+        },
+    };
+    match handle.ask(req).await {
+        Ok(data) => Response::Jobs { op, data },
+        Err(e) => Response::error(ErrorKind::Refused, e),
     }
 }
 

@@ -60,6 +60,28 @@ pub enum Request {
     Probe {
         kind: ProbeKind,
     },
+    /// Scheduled jobs: `{"command":"jobs"}` lists them; `"op"` is `"run"` (now, through the
+    /// same gates), `"history"` or `"logs"`, each with `"name"`; `"lines"` bounds history and
+    /// logs.
+    Jobs {
+        #[serde(default)]
+        op: JobsOp,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default = "default_log_lines")]
+        lines: usize,
+    },
+}
+
+/// What `jobs` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobsOp {
+    #[default]
+    List,
+    Run,
+    History,
+    Logs,
 }
 
 /// What `probe` runs.
@@ -96,6 +118,7 @@ impl Request {
             Request::Reload => "reload",
             Request::Events => "events",
             Request::Probe { .. } => "probe",
+            Request::Jobs { .. } => "jobs",
         }
     }
 }
@@ -133,6 +156,12 @@ pub enum Response {
     /// same JSON as the `quality` part of `status`.
     QualityReport {
         report: serde_json::Value,
+    },
+    /// The answer to `jobs`: `{"jobs":[...]}` for list, `{"runs":[...]}` for history,
+    /// `{"lines":[...]}` for logs, `{"message":...}` for run.
+    Jobs {
+        op: JobsOp,
+        data: serde_json::Value,
     },
     Error {
         kind: ErrorKind,

@@ -34,6 +34,8 @@ pub struct ControlContext {
     pub inbox: Inbox,
     pub logs: LogPipeline,
     pub notices: NoticeSender,
+    /// The job scheduler, when `[[jobs]]` are configured.
+    pub jobs: Option<crate::jobs::JobsHandle>,
 }
 
 /// A bound, not yet serving, control socket. Dropping it (or the task [`serve`] returns,

@@ -31,6 +31,8 @@ pub struct Archiver {
     pub stats: Arc<Counters>,
     pub clock: Arc<dyn Clock>,
     pub stop: Arc<AtomicBool>,
+    /// File name stem: "gateway", or a scheduled job's name.
+    pub stem: String,
 }
 
 /// How long rotations must pause before the archiver starts its heavy work.
@@ -94,7 +96,8 @@ impl Archiver {
     }
 
     fn list(&self) -> Listed {
-        let bases = super::writer::bases(self.cfg.layout);
+        let owned = super::writer::bases(self.cfg.layout, &self.stem);
+        let bases: Vec<&str> = owned.iter().map(String::as_str).collect();
         let mut l = Listed {
             plain: Vec::new(),
             all: Vec::new(),

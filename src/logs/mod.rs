@@ -113,11 +113,14 @@ pub struct Options {
     pub owner: Option<FileOwner>,
     /// The clock for timestamps and time rotation (tests inject a [`ManualClock`]).
     pub clock: Option<Arc<dyn Clock>>,
+    /// File name stem (default "gateway"): a scheduled job's pipeline writes `<job>.log`.
+    pub stem: Option<String>,
 }
 
 /// What the reader threads share.
 struct Core {
     cfg: LogsConfig,
+    stem: String,
     clock: Arc<dyn Clock>,
     queue: Arc<Queue>,
     drops: Arc<Drops>,
@@ -187,6 +190,7 @@ impl LogPipeline {
         limit_heap_retention();
         std::fs::create_dir_all(&cfg.dir)?;
         let clock: Arc<dyn Clock> = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let stem = opts.stem.unwrap_or_else(|| "gateway".to_string());
         let stats = Arc::new(Counters::default());
         let queue = Queue::new(cfg.queue_size.bytes() as usize, cfg.stall_timeout.get());
         let drops = Arc::new(Drops::new(inbox.clone()));
@@ -200,6 +204,7 @@ impl LogPipeline {
             stats: stats.clone(),
             clock: clock.clone(),
             stop: archiver_stop.clone(),
+            stem: stem.clone(),
         };
         let archiver = std::thread::Builder::new()
             .name("log-archiver".into())
@@ -214,6 +219,7 @@ impl LogPipeline {
             archive: archive_tx.clone(),
             owner: opts.owner,
             rotate_now: rotate_now.clone(),
+            stem: stem.clone(),
         };
         let writer = std::thread::Builder::new()
             .name("log-writer".into())
@@ -226,6 +232,7 @@ impl LogPipeline {
             pool: reader::pool(),
             follow: tokio::sync::broadcast::channel(1024).0,
             cfg: cfg.clone(),
+            stem,
             clock,
             queue,
             drops,
@@ -278,7 +285,7 @@ impl LogPipeline {
     pub fn stats(&self) -> serde_json::Value {
         let core = &self.shared.core;
         let mut v = core.stats.to_json();
-        let files: Vec<String> = writer::bases(core.cfg.layout)
+        let files: Vec<String> = writer::bases(core.cfg.layout, &core.stem)
             .iter()
             .map(|b| {
                 core.cfg

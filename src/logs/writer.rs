@@ -44,12 +44,15 @@ pub struct Writer {
     pub archive: Sender<Job>,
     pub owner: Option<FileOwner>,
     pub rotate_now: Arc<AtomicBool>,
+    /// File name stem: "gateway", or a scheduled job's name.
+    pub stem: String,
 }
 
-pub fn bases(layout: LogLayout) -> Vec<&'static str> {
+/// The live files' base names: `<stem>.out` and `<stem>.err`, or `<stem>` when merged.
+pub fn bases(layout: LogLayout, stem: &str) -> Vec<String> {
     match layout {
-        LogLayout::Split => vec!["gateway.out", "gateway.err"],
-        LogLayout::Merged => vec!["gateway"],
+        LogLayout::Split => vec![format!("{stem}.out"), format!("{stem}.err")],
+        LogLayout::Merged => vec![stem.to_string()],
     }
 }
 
@@ -62,11 +65,11 @@ struct Run {
 
 impl Writer {
     pub fn run(self) {
-        let files = bases(self.cfg.layout)
+        let files = bases(self.cfg.layout, &self.stem)
             .into_iter()
             .map(|b| LiveFile {
-                base: b.to_string(),
-                path: self.cfg.dir.join(naming::live_name(b)),
+                path: self.cfg.dir.join(naming::live_name(&b)),
+                base: b,
                 file: None,
                 size: 0,
             })

@@ -20,6 +20,8 @@ mod input;
 mod status;
 pub use input::{Inbox, Input};
 pub use status::Status;
+mod view;
+pub use view::GatewayView;
 mod notice;
 pub use notice::{Notice, NoticeSender};
 mod runner;

@@ -1,6 +1,6 @@
 //! What a reload cannot apply at once, so `ctl reload` does not say "reloaded" while some
 //! of the change waits: `[gateway]` applies at the gateway's next start; `[control]` and
-//! `[logs]` (other than its patterns) when clawvisor itself restarts. The rest (restart
+//! `[logs]` (other than its patterns) and `[[jobs]]` when clawvisor itself restarts. The rest (restart
 //! rules, stop, watchers, probes, quality, log patterns) applies now.
 
 use crate::config::Config;
@@ -28,6 +28,20 @@ pub fn not_applied_now(old: &Config, new: &Config) -> Vec<String> {
         out.push(format!(
             "[control] {}: when clawvisor restarts",
             control.join(", ")
+        ));
+    }
+    if old.jobs != new.jobs {
+        let names = |c: &Config| c.jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>();
+        let mut changed: Vec<String> = names(old);
+        changed.extend(names(new));
+        changed.sort();
+        changed.dedup();
+        changed.retain(|n| {
+            old.jobs.iter().find(|j| &j.name == n) != new.jobs.iter().find(|j| &j.name == n)
+        });
+        out.push(format!(
+            "[[jobs]] {}: when clawvisor restarts",
+            changed.join(", ")
         ));
     }
     out

@@ -26,6 +26,7 @@ use super::persist::{self, StateWriter};
 use super::start_job::{EXTEND_EVERY, StartJob, start_job};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
+use super::view::GatewayView;
 
 /// Lines of output kept in a pause record.
 const PAUSE_LINES: usize = 50;
@@ -61,6 +62,10 @@ pub struct Runner {
     /// A write failed while handling the current command (its reply says so).
     save_failed_now: bool,
     watchers: crate::watch::Watchers,
+    /// What scheduled jobs see of the gateway; `epoch` moves at every start, exit and
+    /// forwarded SIGUSR2.
+    view: watch::Sender<GatewayView>,
+    epoch: u64,
 }
 
 /// Handles other parts (control socket, watchers) need from the runner.
@@ -68,6 +73,12 @@ pub struct Parts {
     pub inbox: Inbox,
     pub logs: LogPipeline,
     pub notices: NoticeSender,
+    /// The gateway as scheduled jobs see it.
+    pub gateway: watch::Receiver<GatewayView>,
+    /// Shared readings (GPU for job gates; jobs publish their own part there).
+    pub readings: crate::watch::readings::Readings,
+    /// Spawner, reaper and auxiliary-pid set, for scheduled jobs (None on a test's fake ops).
+    pub aux: Option<AuxRunner>,
 }
 
 impl Runner {
@@ -86,7 +97,8 @@ impl Runner {
             reaper: aux.reaper.clone(),
             aux: aux.aux.clone(),
         });
-        let (runner, parts) = Runner::start_with(cfg, ops, Arc::new(aux))?;
+        let (runner, mut parts) = Runner::start_with(cfg, ops, Arc::new(aux.clone()))?;
+        parts.aux = Some(aux);
         signals::start(parts.inbox.clone())
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         Ok((runner, parts))
@@ -106,7 +118,11 @@ impl Runner {
                 uid: c.uid.as_raw(),
                 gid: c.gid.as_raw(),
             });
-        let opts = LogOptions { owner, clock: None };
+        let opts = LogOptions {
+            owner,
+            clock: None,
+            stem: None,
+        };
         let logs = LogPipeline::start_with(&cfg.logs, inbox.clone(), opts)
             .map_err(|e| format!("logs.dir {}: {e}", cfg.logs.dir.display()))?;
         let (notices, _) = broadcast::channel(256);
@@ -120,10 +136,14 @@ impl Runner {
             super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
             crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
+        let (view, gateway) = watch::channel(GatewayView::default());
         let parts = Parts {
             inbox: inbox.clone(),
             logs: logs.clone(),
             notices: notices.clone(),
+            gateway,
+            readings: watchers.readings(),
+            aux: None,
         };
         Ok((
             Runner {
@@ -144,6 +164,8 @@ impl Runner {
                 state_file_error: None,
                 save_failed_now: false,
                 watchers,
+                view,
+                epoch: 0,
             },
             parts,
         ))
@@ -263,6 +285,14 @@ impl Runner {
         let mut events = VecDeque::from([event]);
         while let Some(ev) = events.pop_front() {
             let before = self.state.phase.name();
+            if matches!(ev, Event::Spawned { .. } | Event::Exited { .. })
+                || ev
+                    == (Event::Forward {
+                        signal: libc::SIGUSR2,
+                    })
+            {
+                self.epoch += 1;
+            }
             let was_ready = self.is_ready();
             let (next, actions) = decide(&self.state, ev, Now::real());
             self.state = next;
@@ -279,6 +309,9 @@ impl Runner {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
             }
             self.notify_start_job();
+            let view = GatewayView::of(&self.state, self.epoch);
+            self.view
+                .send_if_modified(|v| std::mem::replace(v, view) != view);
         }
     }
 

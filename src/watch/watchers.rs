@@ -86,6 +86,12 @@ impl Watchers {
         self.shared.gates_readiness()
     }
 
+    /// The shared readings (GPU, memory, ...): scheduled jobs read their GPU gate here and
+    /// publish their own part.
+    pub fn readings(&self) -> super::readings::Readings {
+        self.shared.readings.clone()
+    }
+
     /// The latest reading of every watcher and probe, each with its age, for `Status.parts`.
     pub fn snapshot(&self) -> Map<String, Value> {
         self.shared.readings.snapshot()
