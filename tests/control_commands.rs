@@ -67,8 +67,12 @@ fn pause_holds_the_gateway_down_and_resume_starts_it() {
     for cmd in ["start", "restart"] {
         let (code, _, err) = ctl(&cv, &[cmd]);
         assert_eq!(code, 1, "{cmd} while paused: {err}");
-        // The hint is the pasteable command: this binary, this config, `resume`.
-        assert!(err.contains(" ctl ") && err.contains(" resume`"), "{err}");
+        // The hint names this clawvisor's config, so it works when pasted.
+        let config = cv.config_path.display().to_string();
+        assert!(
+            err.contains(&format!(" ctl --config {config} resume` first")),
+            "{err}"
+        );
     }
     let (code, _, err) = ctl(&cv, &["pause"]);
     assert_eq!(code, 1, "{err}");

@@ -68,8 +68,7 @@ fn memory(v: &Value) -> Option<String> {
         .map(|a| a + v["age_secs"].as_f64().unwrap_or(0.0));
     let pss = match pss_age {
         Some(a) if a >= 1.0 => format!("{} (sampled {a:.0}s ago)", size(&v["pss_bytes"])),
-        Some(_) => size(&v["pss_bytes"]),
-        None => "not sampled yet".into(),
+        _ => size(&v["pss_bytes"]),
     };
     Some(format!(
         "rss {}, pss {pss} over {} processes, {growth}; warn above {}, restart above {}",
@@ -209,6 +208,14 @@ mod tests {
         assert_eq!(
             summary("memory", &m).unwrap(),
             "rss 3.0 GiB, pss 2.0 GiB over 3 processes, +100.0 MiB/h; warn above 10.0 GiB, restart above 12.0 GiB  (2s ago)"
+        );
+        let mut m = m;
+        m["pss_age_secs"] = json!(40);
+        assert!(
+            summary("memory", &m)
+                .unwrap()
+                .starts_with("rss 3.0 GiB, pss 2.0 GiB (sampled 42s ago) over 3 processes"),
+            "PSS is read less often than RSS: its own age"
         );
         let g = json!({"enabled": false, "why": "NVML is not available"});
         assert_eq!(summary("gpu", &g).unwrap(), "off: NVML is not available");

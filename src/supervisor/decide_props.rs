@@ -158,6 +158,7 @@ impl World {
                 Action::Signal { pid, .. } if self.alive.contains(pid) => {
                     self.signalled.insert(*pid);
                 }
+                Action::Signal { .. } => {}
                 Action::KillTree { pid } => {
                     self.alive.remove(pid);
                     self.signalled.insert(*pid);
