@@ -127,7 +127,7 @@ fn an_oversized_or_corrupt_state_file_is_kept_aside_not_overwritten() {
         let expect = if what == "corrupt" {
             "is corrupt"
         } else {
-            "more than the 1048576 a state file may have"
+            "more than the 16777216 a state file may have"
         };
         assert!(
             reason.contains(expect) && reason.contains("kept as"),

@@ -20,8 +20,10 @@ pub fn path_in(dir: &Path) -> PathBuf {
     dir.join(STATE_FILE)
 }
 
-/// A state file larger than this is not read (a pause record is capped far below it).
-pub const MAX_STATE_BYTES: u64 = 1024 * 1024;
+/// A state file larger than this is not read. Records are capped far below it now, but
+/// older versions saved up to 50 lines of `max_line` each (about 3 MiB with the defaults),
+/// and those must still load (and be capped then).
+pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads state.json; a missing file is an empty state. A file that cannot be used (not a
 /// regular file, too large, corrupt) is an error the caller reports (and then treats as
