@@ -90,7 +90,10 @@ fn logs_that_cannot_bring_the_disk_below_are_not_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let Some(_tmpfs) = Tmpfs::mount(&logs, "4m") else {
-        assert!(std::env::var("CI").is_err(), "CI runs as root: mount must work");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs as root: mount must work"
+        );
         eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs as root)");
         return;
     };

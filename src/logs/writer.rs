@@ -277,9 +277,7 @@ impl Run {
         let i = self.index(b.stream);
         let max = self.w.cfg.max_size.bytes();
         let mut rest: &[u8] = &b.data;
-        let mut result = if let Some(why) = self.short_of_space() {
-            Err(io::Error::new(io::ErrorKind::StorageFull, why))
-        } else if self.write_marker(b.stream) {
+        let mut result = if self.write_marker(b.stream) {
             Ok(())
         } else {
             Err(io::Error::other("the drop marker could not be written"))
@@ -291,26 +289,32 @@ impl Run {
             } else {
                 max.saturating_sub(size)
             };
-            if rest.len() as u64 <= room {
-                result = self.append(i, rest);
-                if result.is_ok() {
-                    rest = &[];
+            let (chunk, then_rotate) = if rest.len() as u64 <= room {
+                (rest.len(), false)
+            } else {
+                match memchr::memrchr(b'\n', &rest[..room as usize]) {
+                    Some(p) => (p + 1, true),
+                    None if size > 0 => {
+                        self.rotate(i);
+                        continue;
+                    }
+                    // A line longer than max_size in an empty file: the whole line, then rotate.
+                    None => (
+                        memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1),
+                        true,
+                    ),
                 }
-                continue;
-            }
-            let cut = match memchr::memrchr(b'\n', &rest[..room as usize]) {
-                Some(p) => p + 1,
-                None if size > 0 => {
-                    self.rotate(i);
-                    continue;
-                }
-                // A line longer than max_size in an empty file: the whole line, then rotate.
-                None => memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1),
             };
-            result = self.append(i, &rest[..cut]);
+            if let Some(why) = self.short_of_space(chunk as u64) {
+                result = Err(io::Error::new(io::ErrorKind::StorageFull, why));
+                break;
+            }
+            result = self.append(i, &rest[..chunk]);
             if result.is_ok() {
-                rest = &rest[cut..];
-                self.rotate(i);
+                rest = &rest[chunk..];
+                if then_rotate {
+                    self.rotate(i);
+                }
             }
         }
         let stats = &self.w.stats;
@@ -351,9 +355,10 @@ impl Run {
     /// With compression on, the writer leaves room on the disk for the archiver: on a full
     /// disk a fast writer would otherwise take every byte that is freed, and compression
     /// (which frees most of a rotated file) could never write its `.gz.tmp`. The reserve is
-    /// one rotated file's worth (`max_size`), at most 5% of the filesystem. Below it, lines
-    /// are dropped and counted like on ENOSPC.
-    fn short_of_space(&self) -> Option<String> {
+    /// one rotated file's worth (`max_size`), at most 5% of the filesystem. A write of
+    /// `len` bytes that would eat into it is not made: its lines are dropped and counted
+    /// like on ENOSPC.
+    fn short_of_space(&self, len: u64) -> Option<String> {
         if !self.w.cfg.compress {
             return None;
         }
@@ -367,11 +372,11 @@ impl Run {
         } else {
             max.min(total / 20)
         };
-        (avail < reserve).then(|| {
+        (avail < reserve.saturating_add(len)).then(|| {
             format!(
-                "{} has less than {} free, kept for compressing rotated logs",
+                "{} has less than {} free beyond what is kept for compressing rotated logs",
                 self.w.cfg.dir.display(),
-                crate::config::Size(reserve)
+                crate::config::Size(len)
             )
         })
     }
