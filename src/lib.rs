@@ -3,8 +3,10 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod fuzzing;
 pub mod health;
 pub mod logs;
+pub mod preflight;
 pub mod process;
 pub mod supervisor;
 pub mod watch;

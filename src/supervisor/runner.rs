@@ -17,7 +17,7 @@ use crate::process::reaper::Reaper;
 use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 
-use super::decide::{RESUME_HINT, decide};
+use super::decide::decide;
 use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
@@ -51,6 +51,11 @@ pub struct Runner {
     exit_code: Option<i32>,
     notified_ready: bool,
     state_writer: StateWriter,
+    /// Why the last write of state.json failed, until one succeeds: a pause that is not
+    /// saved does not survive a restart of clawvisor, and status and replies say so.
+    state_file_error: Option<String>,
+    /// A write failed while handling the current command (its reply says so).
+    save_failed_now: bool,
     watchers: crate::watch::Watchers,
 }
 
@@ -68,7 +73,7 @@ impl Runner {
         let reaper =
             Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
         let aux = AuxRunner {
-            spawner: Spawner::start(),
+            spawner: Spawner::start(reaper.clone()),
             reaper,
             aux: AuxSet::default(),
         };
@@ -106,7 +111,9 @@ impl Runner {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        let mut state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        state.resume_hint =
+            super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
             crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let parts = Parts {
@@ -128,6 +135,8 @@ impl Runner {
                 exit_code: None,
                 notified_ready: false,
                 state_writer: StateWriter::start(),
+                state_file_error: None,
+                save_failed_now: false,
                 watchers,
             },
             parts,
@@ -195,6 +204,7 @@ impl Runner {
             Input::Event(e) => self.handle(e).await,
             Input::Command { command, reply } => {
                 self.reply = Some(reply);
+                self.save_failed_now = false;
                 self.handle(Event::Command(command)).await;
                 if let Some(r) = self.reply.take() {
                     let _ = r.send(Err("no answer".into()));
@@ -301,6 +311,19 @@ impl Runner {
                 self.notice("alert", summary);
             }
             Action::Reply(r) => {
+                let r = match (r, &self.state_file_error) {
+                    (Ok(msg), Some(e)) if self.save_failed_now => {
+                        let what = if self.state.pause.is_some() {
+                            "the pause"
+                        } else {
+                            "clearing the pause"
+                        };
+                        Ok(format!(
+                            "{msg}; but {what} could not be saved ({e}): it will not survive a restart of clawvisor"
+                        ))
+                    }
+                    (r, _) => r,
+                };
                 if let Some(tx) = self.reply.take() {
                     let _ = tx.send(r);
                 }
@@ -336,10 +359,7 @@ impl Runner {
                 Event::Spawned { pid }
             }
             Err(e) => Event::SpawnFailed {
-                error: format!(
-                    "{:?}: {e}",
-                    self.cfg.gateway.command.first().unwrap_or(&String::new())
-                ),
+                error: e.to_string(),
             },
         }
     }
@@ -349,7 +369,7 @@ impl Runner {
             Phase::Running { pid, .. } => format!("pid {pid}"),
             Phase::Backoff { delay, .. } => format!("restart in {:.1}s", delay.as_secs_f64()),
             Phase::Paused => self.state.pause.as_ref().map_or(String::new(), |p| {
-                format!("{}; resume with `{RESUME_HINT}`", p.reason)
+                format!("{}; resume with `{}`", p.reason, self.state.resume_hint)
             }),
             Phase::Stopping { then, .. } => format!("then {}", format!("{then:?}").to_lowercase()),
             Phase::Exiting { code } => format!("exit code {code}"),
@@ -391,12 +411,18 @@ impl Runner {
         });
     }
 
-    fn save_state(&self, pause: Option<PauseRecord>) {
-        if let Err(e) = self.state_writer.save(&self.cfg.state.dir, pause) {
-            tracing::error!(
-                "cannot write {}: {e} (the pause will not survive a restart of clawvisor)",
-                persist::path_in(&self.cfg.state.dir).display()
-            );
+    fn save_state(&mut self, pause: Option<PauseRecord>) {
+        match self.state_writer.save(&self.cfg.state.dir, pause) {
+            Ok(()) => self.state_file_error = None,
+            Err(e) => {
+                let e = format!(
+                    "cannot write {}: {e}",
+                    persist::path_in(&self.cfg.state.dir).display()
+                );
+                tracing::error!("{e} (the pause will not survive a restart of clawvisor)");
+                self.state_file_error = Some(e);
+                self.save_failed_now = true;
+            }
         }
     }
 
@@ -404,21 +430,30 @@ impl Runner {
         let Some(path) = self.cfg.source.clone() else {
             return Err("clawvisor runs on its built-in config: nothing to reload".into());
         };
-        match Config::load(&path) {
+        let loaded = Config::load(&path).and_then(|new| {
+            // The same preflight as at start-up (the socket is kept, so not checked).
+            let problems = crate::preflight::problems(&new, None);
+            if problems.is_empty() {
+                Ok(new)
+            } else {
+                Err(crate::config::locate(new.source.as_deref(), problems))
+            }
+        });
+        match loaded {
             Ok(new) => {
-                if new.gateway != self.cfg.gateway {
-                    tracing::info!(
-                        "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
-                    );
-                }
+                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
                     .await;
                 self.cfg = new;
-                tracing::info!(config = %path.display(), "config reloaded");
-                self.notice("reload", format!("config reloaded from {}", path.display()));
-                Ok(format!("reloaded {}", path.display()))
+                let mut msg = format!("reloaded {}", path.display());
+                for l in &later {
+                    msg.push_str(&format!("\n  not yet applied: {l}"));
+                }
+                tracing::info!(config = %path.display(), "config {msg}");
+                self.notice("reload", msg.clone());
+                Ok(msg)
             }
             Err(errors) => {
                 for e in &errors.0 {
@@ -443,6 +478,12 @@ impl Runner {
         let mut parts = serde_json::Map::new();
         parts.insert("logs".into(), self.logs.stats());
         parts.extend(self.watchers.snapshot());
+        if let Some(e) = &self.state_file_error {
+            parts.insert(
+                "state_file".into(),
+                serde_json::json!({ "error": format!("{e}; the pause will not survive a restart of clawvisor") }),
+            );
+        }
         Status {
             state: s.phase.name().to_string(),
             pid: s.phase.pid(),
@@ -460,7 +501,7 @@ impl Runner {
                 _ => None,
             },
             pause: s.pause.clone(),
-            resume_hint: s.pause.as_ref().map(|_| RESUME_HINT.to_string()),
+            resume_hint: s.pause.as_ref().map(|_| s.resume_hint.clone()),
             last_reason: s.last_reason.clone(),
             parts,
         }
