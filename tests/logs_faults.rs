@@ -151,6 +151,10 @@ fn a_failed_rename_at_rotation_is_counted_backs_off_and_writing_goes_on() {
     let (cpu0, t0) = (cpu_secs(cv.pid()), Instant::now());
     std::thread::sleep(Duration::from_secs(3));
     let cpu = (cpu_secs(cv.pid()) - cpu0) / t0.elapsed().as_secs_f64();
+    eprintln!(
+        "clawvisor CPU while rotation fails: {:.1}% of a core",
+        cpu * 100.0
+    );
     assert!(cpu < 0.3, "clawvisor used {:.0}% of a core", cpu * 100.0);
     let st = status(&cv);
     let l = &st["parts"]["logs"];
@@ -172,6 +176,7 @@ fn a_failed_rename_at_rotation_is_counted_backs_off_and_writing_goes_on() {
     );
     let t = Instant::now();
     cv.stop();
+    eprintln!("stop on a failing disk took {:?}", t.elapsed());
     assert!(
         t.elapsed() < Duration::from_secs(4),
         "stop took {:?}",
@@ -417,6 +422,7 @@ fn stopping_while_the_disk_fails_is_quick_and_logs_the_lines_lost() {
     std::thread::sleep(Duration::from_secs(1));
     let t = Instant::now();
     cv.stop();
+    eprintln!("stop on a failing disk took {:?}", t.elapsed());
     assert!(
         t.elapsed() < Duration::from_secs(4),
         "stop took {:?}",
