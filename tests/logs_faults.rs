@@ -528,14 +528,11 @@ fn keep_files_holds_during_a_burst_of_rotations_and_at_shutdown() {
     }
     let rotations = logs_stat(&cv, "rotations");
     assert!(rotations >= 40, "not a burst: {rotations} rotations");
-    // Retention runs on the archiver's low-priority thread, which may lag behind a burst
-    // on a busy machine (27 files seen with other tests running); without it every
-    // rotated file stays until the burst ends (93 of 93 before the fix).
+    // The writer applies retention after every rotation (before the fix every rotated
+    // file stayed until the burst ended: 93 of 93). One more may be seen between a rename
+    // and the retention pass, and one more while a file and its .gz both exist.
     eprintln!("at most {most} rotated files during {rotations} rotations");
-    assert!(
-        most * 2 < rotations as usize,
-        "{most} rotated files after {rotations} rotations with keep_files = 3"
-    );
+    assert!(most <= 3 + 2, "{most} rotated files with keep_files = 3");
     cv.stop();
     let left = rotated(&logs, "gateway.out");
     assert!(left.len() <= 3, "after shutdown: {left:?}");

@@ -68,9 +68,8 @@ impl Archiver {
             let mut backlog = self.take_ready(&job);
             // A burst rotates every few milliseconds: let it finish before competing with it
             // for CPU and disk (gzip, fsync). Sustained heavy logging is still compressed
-            // once the plain backlog reaches BURST_BACKLOG. Retention (cheap: a listing and
-            // some unlinks) is applied after every rotation meanwhile, so `keep_files` and
-            // the other limits hold during a burst too.
+            // once the plain backlog reaches BURST_BACKLOG. (Retention does not wait: the
+            // writer applies it after every rotation.)
             while backlog < BURST_BACKLOG {
                 match self.jobs.recv_timeout(BURST_QUIET) {
                     Ok(job) => backlog += self.take_ready(&job),
@@ -85,14 +84,13 @@ impl Archiver {
         }
     }
 
-    /// Takes `job` and every job already waiting, then applies retention once; returns
-    /// the bytes they add to the plain backlog.
+    /// Takes `job` and every job already waiting; returns the bytes they add to the plain
+    /// backlog.
     fn take_ready(&self, job: &Job) -> u64 {
         let mut backlog = self.take(job);
         while let Ok(more) = self.jobs.try_recv() {
             backlog += self.take(&more);
         }
-        enforce_retention(&self.cfg, &self.stats, self.clock.now());
         backlog
     }
 
@@ -174,8 +172,8 @@ fn list_rotated(cfg: &LogsConfig) -> (Listed, Vec<PathBuf>) {
 }
 
 /// Applies `keep_files`, `max_age` and `max_total_size` to the rotated files now. Quick (a
-/// listing and unlinks): the archiver runs it after every rotation, and `finish` once more
-/// at shutdown.
+/// listing and unlinks): the writer runs it after every rotation, the archiver after
+/// compressing, and `finish` once more at shutdown.
 pub fn enforce_retention(cfg: &LogsConfig, stats: &Counters, now: std::time::SystemTime) {
     let (listed, _) = list_rotated(cfg);
     delete_beyond_limits(cfg, stats, &listed.all, now);
@@ -239,6 +237,8 @@ impl Archiver {
             }
             match self.compress(&a.path) {
                 Ok(true) => Counters::add(&self.stats.files_compressed, 1),
+                // Deleted by retention since the listing: nothing to compress.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Ok(false) => return, // stopped
                 Err(e) => {
                     tracing::warn!(target: "clawvisor::logs", "compressing {}: {e}", a.path.display())
@@ -278,7 +278,12 @@ impl Archiver {
             out.sync_all()?;
             let _ = out.set_modified(modified);
             std::fs::rename(&tmp, &gz)?;
-            std::fs::remove_file(path)?;
+            match std::fs::remove_file(path) {
+                // Retention (on the writer's thread) took it meanwhile; the next pass
+                // takes the .gz too if it is still beyond the limits.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                r => r?,
+            }
             Ok(true)
         })();
         if !matches!(result, Ok(true)) {

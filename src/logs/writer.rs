@@ -475,6 +475,10 @@ impl Run {
             tracing::warn!(target: "clawvisor::logs", "opening {}: {e}", self.files[i].path.display());
         }
         let _ = self.w.archive.send(Job::Rotated(to));
+        // Retention right here, at the writer's priority: the archiver runs at the lowest
+        // one and lags behind a burst on a busy machine, and `keep_files` must hold at all
+        // times. Cheap: a listing and, usually, one unlink per rotation.
+        super::archive::enforce_retention(&self.w.cfg, &self.w.stats, self.w.clock.now());
         true
     }
 
