@@ -85,13 +85,18 @@ impl Drop for Mount {
     }
 }
 
-/// Rotated files of `base` in `dir`, by name.
+/// Rotated files of `base` in `dir`, by name (not an abandoned `.gz.tmp`, which the next
+/// start removes).
 fn rotated(dir: &Path, base: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&format!("{base}.")) && n.contains("Z.log"))
+                .filter(|n| {
+                    n.starts_with(&format!("{base}."))
+                        && n.contains("Z.log")
+                        && !n.ends_with(".tmp")
+                })
                 .collect()
         })
         .unwrap_or_default();
