@@ -78,9 +78,55 @@ fn above_warn_the_oldest_rotated_logs_are_deleted_until_below() {
         "{deleted:?}"
     );
     assert!(logs.join(&names[8]).exists());
+    // The alert comes from the sampler's threshold, which may report a moment later.
     assert!(
-        !cv.find("disk.warn_above").is_empty() || !cv.find("full").is_empty(),
+        eventually(Duration::from_secs(10), || !cv
+            .find("disk.warn_above")
+            .is_empty()
+            || !cv.find("full").is_empty()),
         "an alert says why"
     );
     drop(cv);
+}
+
+#[test]
+fn logs_that_cannot_bring_the_disk_below_are_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let Some(_tmpfs) = Tmpfs::mount(&logs, "4m") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs as root: mount must work"
+        );
+        eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    };
+    // A model fills the disk; four rotated logs of 100 KiB are a small part of it. Deleting
+    // all of them but the newest two (the floor) cannot get below 90%.
+    std::fs::write(logs.join("model.gguf"), vec![7u8; 3500 * 1024]).unwrap();
+    let mut names = Vec::new();
+    for i in 0..4u64 {
+        let name = format!("gateway.out.20261124T0{i}0000.000Z.log.gz");
+        std::fs::write(logs.join(&name), vec![b'x'; 100 * 1024]).unwrap();
+        names.push(name);
+    }
+    assert!(
+        used_percent(&logs) > 93.0,
+        "setup: {:.1}%",
+        used_percent(&logs)
+    );
+    let config = format!(
+        "[gateway]\ncommand = [\"sleep\", \"60\"]\n{}\n[disk]\ninterval = \"100ms\"\nwarn_above = 90\n",
+        base_config(dir.path(), "")
+    );
+    let cv = Clawvisor::start_in(tempfile::tempdir().unwrap(), &config, &[]);
+    cv.wait_for("cannot bring it below", 1, Duration::from_secs(30));
+    // Several more intervals: still nothing deleted, and the warning is not repeated
+    // more than once per interval.
+    std::thread::sleep(Duration::from_secs(1));
+    for n in &names {
+        assert!(logs.join(n).exists(), "{n} was deleted");
+    }
+    assert!(cv.find("deleted the oldest rotated log").is_empty());
+    assert!(logs.join("model.gguf").exists());
 }

@@ -59,6 +59,12 @@ fn disk_full_drops_and_counts_lines_without_blocking_the_child_then_recovers() {
     // The pipe may still hold the child's last MiB: wait until the reader has it all.
     assert!(eventually(T, || h.pipeline.stats()["lines_read"] == 500_000));
     assert!(h.pipeline.flush(T));
+    // A reader may still be waiting in the full queue (up to stall_timeout) with a batch it
+    // has read but not yet queued or dropped: wait until every line is accounted for.
+    let accounted = |s: &serde_json::Value| {
+        s["lines_written"].as_u64().unwrap() + s["lines_dropped"].as_u64().unwrap()
+    };
+    eventually(T, || accounted(&h.pipeline.stats()) == 500_000);
     let stats = h.pipeline.stats();
     assert!(
         stats["lines_dropped"].as_u64().unwrap() > 100_000,

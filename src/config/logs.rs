@@ -38,12 +38,15 @@ pub struct LogsConfig {
     /// names always carry the UTC time, so they sort by time.
     pub rotate_timezone: RotateTimezone,
     /// Compress rotated files with gzip, in the background (the capture never waits for it).
+    /// The writer keeps `max_size` (at most 5% of the filesystem) free for the compression;
+    /// below that, lines are dropped and counted as on a full disk.
     pub compress: bool,
     /// gzip level, 1 (fastest) to 9 (smallest).
     pub compress_level: u32,
     /// Keep the newest rotated file uncompressed (logrotate's `delaycompress`).
     pub delay_compress: bool,
-    /// Rotated files kept per stream; the oldest beyond this are deleted. `0` keeps none.
+    /// Rotated files kept per stream; the oldest beyond this are deleted (after every
+    /// rotation, also during bursts, and at shutdown). `0` keeps none.
     pub keep_files: u32,
     /// Rotated files older than this are deleted. `"0s"` turns the age limit off.
     pub max_age: Dur,
@@ -64,7 +67,9 @@ pub struct LogsConfig {
     /// Also copy the child's lines to clawvisor's own stdout/stderr (containers, journald).
     /// Lossy by design: a blocked terminal never slows the capture.
     pub tee: bool,
-    /// Recent lines kept in memory for `ctl logs` and the pause record.
+    /// Recent lines kept in memory for `ctl logs` and the pause record. Memory is bounded
+    /// too: at most 4 MiB of recent output (plus the last read, up to 1 MiB) whatever
+    /// `max_line` is, so with very long lines fewer than `ring_lines` are kept.
     pub ring_lines: u32,
     /// Include the built-in rules (OutOfMemoryError, ModelNotResponding, InvalidAPIResponse,
     /// "CUDA out of memory", EADDRINUSE; each an alert with a 5 minute cooldown) before

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 mod dispatch;
 mod error;
+mod escape;
 pub mod frame;
 mod peer;
 pub mod protocol;

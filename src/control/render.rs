@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
+use super::escape::printable;
 use crate::logs::{LogLine, Stream};
 use crate::supervisor::{ExitRecord, Notice, Status};
 
@@ -42,14 +43,17 @@ pub fn status_table(s: &Status, resume_command: &str, now: SystemTime) -> String
     }
     if let Some(p) = &s.pause {
         rows.push(("paused since", at_text(p.since, now)));
-        rows.push(("pause reason", p.reason.clone()));
+        rows.push(("pause reason", printable(&p.reason).into_owned()));
         let skip = p.last_lines.len().saturating_sub(PAUSE_LINES_SHOWN);
         let lines = &p.last_lines[skip..];
         if lines.is_empty() {
             rows.push(("last lines", "(none captured)".into()));
         }
         for (i, l) in lines.iter().enumerate() {
-            rows.push((if i == 0 { "last lines" } else { "" }, format!("| {l}")));
+            rows.push((
+                if i == 0 { "last lines" } else { "" },
+                format!("| {}", printable(l)),
+            ));
         }
     }
     for (name, value) in &s.parts {
@@ -125,9 +129,9 @@ fn part_text(v: &serde_json::Value) -> String {
 /// One log line for people: stderr lines are marked when both streams are shown.
 pub fn log_line(l: &LogLine, both_streams: bool) -> String {
     if both_streams && l.stream == Stream::Err {
-        format!("[err] {}", l.text)
+        format!("[err] {}", printable(&l.text))
     } else {
-        l.text.clone()
+        printable(&l.text).into_owned()
     }
 }
 
@@ -138,7 +142,7 @@ pub fn notice_line(n: &Notice) -> String {
         local.format("%Y-%m-%d %H:%M:%S"),
         n.state,
         n.kind,
-        n.message
+        printable(&n.message)
     )
 }
 

@@ -18,9 +18,9 @@ use tokio::task::JoinHandle;
 
 use super::dispatch::answer;
 use super::error::ControlError;
-use super::frame::{FrameError, frame_json, read_frame};
+use super::frame::{FrameError, HEADER_LEN, frame_json, read_frame};
 use super::peer::{Access, Peer, peer_groups};
-use super::protocol::{ErrorKind, Request, Response, decode_request};
+use super::protocol::{ErrorKind, MAX_FRAME, Request, Response, decode_request};
 use super::socket_file::{self, Ownership, SocketFile};
 use super::socket_path;
 use super::stream::stream;
@@ -240,13 +240,22 @@ async fn serve_connection(mut conn: UnixStream, shared: Arc<Shared>) {
     }
 }
 
-/// Writes one response; a client that does not read for `read_timeout` is dropped.
+/// Writes one response; a client that does not read for `read_timeout` is dropped. A reply
+/// too large for one frame (the client would reject it) becomes an error that says so.
 pub(crate) async fn send(
     conn: &mut UnixStream,
     r: &Response,
     limits: Limits,
 ) -> std::io::Result<()> {
-    let bytes = frame_json(r);
+    let mut bytes = frame_json(r);
+    if bytes.len() - HEADER_LEN > MAX_FRAME {
+        let msg = format!(
+            "the reply ({} bytes) is larger than the {MAX_FRAME}-byte frame limit; it was not sent",
+            bytes.len() - HEADER_LEN
+        );
+        tracing::warn!(target: "clawvisor::control", "{msg}");
+        bytes = frame_json(&Response::error(ErrorKind::TooLarge, msg));
+    }
     match tokio::time::timeout(limits.read_timeout, conn.write_all(&bytes)).await {
         Ok(res) => res,
         Err(_) => Err(std::io::ErrorKind::TimedOut.into()),

@@ -67,13 +67,14 @@ impl Archiver {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            let mut backlog = self.take(&job);
+            let mut backlog = self.take_ready(&job);
             // A burst rotates every few milliseconds: let it finish before competing with it
             // for CPU and disk (gzip, fsync). Sustained heavy logging is still compressed
-            // once the plain backlog reaches BURST_BACKLOG.
+            // once the plain backlog reaches BURST_BACKLOG. (Retention does not wait: the
+            // writer applies it after every rotation.)
             while backlog < BURST_BACKLOG {
                 match self.jobs.recv_timeout(BURST_QUIET) {
-                    Ok(job) => backlog += self.take(&job),
+                    Ok(job) => backlog += self.take_ready(&job),
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
@@ -83,6 +84,16 @@ impl Archiver {
             }
             self.tidy();
         }
+    }
+
+    /// Takes `job` and every job already waiting; returns the bytes they add to the plain
+    /// backlog.
+    fn take_ready(&self, job: &Job) -> u64 {
+        let mut backlog = self.take(job);
+        while let Ok(more) = self.jobs.try_recv() {
+            backlog += self.take(&more);
+        }
+        backlog
     }
 
     /// Handles what must happen per rotation at once; returns the bytes it adds to the
@@ -96,14 +107,31 @@ impl Archiver {
     }
 
     fn list(&self) -> Listed {
-        let owned = super::writer::bases(self.cfg.layout, &self.stem);
+        let (listed, leftovers) = list_rotated(&self.cfg, &self.stem);
+        for p in leftovers {
+            tracing::info!(target: "clawvisor::logs", "removing leftover {}", p.display());
+            let _ = std::fs::remove_file(p);
+        }
+        listed
+    }
+
+    fn apply_retention(&self, files: &[Archived]) {
+        delete_beyond_limits(&self.cfg, &self.stats, files, self.clock.now());
+    }
+}
+
+/// The rotated files in `cfg.dir`, and leftovers of interrupted compressions (for the
+/// caller to remove, when no compression can be running).
+fn list_rotated(cfg: &LogsConfig, stem: &str) -> (Listed, Vec<PathBuf>) {
+    {
+        let owned = super::writer::bases(cfg.layout, stem);
         let bases: Vec<&str> = owned.iter().map(String::as_str).collect();
         let mut l = Listed {
             plain: Vec::new(),
             all: Vec::new(),
         };
-        let Ok(rd) = std::fs::read_dir(&self.cfg.dir) else {
-            return l;
+        let Ok(rd) = std::fs::read_dir(&cfg.dir) else {
+            return (l, Vec::new());
         };
         let mut names: Vec<(String, naming::RotatedName)> = rd
             .filter_map(|e| e.ok())
@@ -117,7 +145,7 @@ impl Archiver {
         let exists = |n: &str| names.iter().any(|(m, _)| m == n);
         let mut cleanup = Vec::new();
         for (name, r) in &names {
-            let path = self.cfg.dir.join(name);
+            let path = cfg.dir.join(name);
             match r.kind {
                 // Interrupted compression: the original is still there (or the .gz is
                 // complete); either way the .tmp is garbage.
@@ -142,29 +170,51 @@ impl Archiver {
                 }
             }
         }
-        for p in cleanup {
-            tracing::info!(target: "clawvisor::logs", "removing leftover {}", p.display());
-            let _ = std::fs::remove_file(p);
-        }
-        l
+        (l, cleanup)
     }
+}
 
-    fn apply_retention(&self, files: &[Archived]) {
-        let limits = Limits {
-            keep_files: self.cfg.keep_files,
-            max_age: self.cfg.max_age.get(),
-            max_total: self.cfg.max_total_size.map(|s| s.bytes()),
-        };
-        for i in retention::to_delete(files, &limits, self.clock.now()) {
-            match std::fs::remove_file(&files[i].path) {
-                Ok(()) => Counters::add(&self.stats.files_deleted, 1),
-                Err(e) => {
-                    tracing::warn!(target: "clawvisor::logs", "deleting {}: {e}", files[i].path.display())
-                }
+/// Applies `keep_files`, `max_age` and `max_total_size` to the rotated files now. Quick (a
+/// listing and unlinks): the writer runs it after every rotation, the archiver after
+/// compressing, and `finish` once more at shutdown.
+pub fn enforce_retention(
+    cfg: &LogsConfig,
+    stem: &str,
+    stats: &Counters,
+    now: std::time::SystemTime,
+) {
+    let (listed, _) = list_rotated(cfg, stem);
+    delete_beyond_limits(cfg, stats, &listed.all, now);
+}
+
+/// Deletes what retention says must go, logging each file and the limit that took it.
+fn delete_beyond_limits(
+    cfg: &LogsConfig,
+    stats: &Counters,
+    files: &[Archived],
+    now: std::time::SystemTime,
+) {
+    let limits = Limits {
+        keep_files: cfg.keep_files,
+        max_age: cfg.max_age.get(),
+        max_total: cfg.max_total_size.map(|s| s.bytes()),
+    };
+    for (i, why) in retention::to_delete(files, &limits, now) {
+        let path = &files[i].path;
+        match std::fs::remove_file(path) {
+            Ok(()) => {
+                Counters::add(&stats.files_deleted, 1);
+                tracing::info!(target: "clawvisor::logs", file = %path.display(), bytes = files[i].size,
+                    "deleted a rotated log (logs.{why})");
             }
+            // Deleted meanwhile by the other pass (the archiver and shutdown may overlap).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(target: "clawvisor::logs", "deleting {}: {e}", path.display()),
         }
     }
+}
 
+impl Archiver {
     /// Retention, then compression of every plain rotated file (but the newest per stream
     /// with `delay_compress`), oldest first, then retention again (sizes shrank).
     fn tidy(&self) {
@@ -195,6 +245,8 @@ impl Archiver {
             }
             match self.compress(&a.path) {
                 Ok(true) => Counters::add(&self.stats.files_compressed, 1),
+                // Deleted by retention since the listing: nothing to compress.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Ok(false) => return, // stopped
                 Err(e) => {
                     tracing::warn!(target: "clawvisor::logs", "compressing {}: {e}", a.path.display())
@@ -234,7 +286,12 @@ impl Archiver {
             out.sync_all()?;
             let _ = out.set_modified(modified);
             std::fs::rename(&tmp, &gz)?;
-            std::fs::remove_file(path)?;
+            match std::fs::remove_file(path) {
+                // Retention (on the writer's thread) took it meanwhile; the next pass
+                // takes the .gz too if it is still beyond the limits.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                r => r?,
+            }
             Ok(true)
         })();
         if !matches!(result, Ok(true)) {

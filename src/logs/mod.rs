@@ -43,6 +43,7 @@ use crate::supervisor::Inbox;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use framer::{CONTINUED, Framer};
+pub use naming::parse_stamp;
 
 use archive::{Archiver, Job};
 use batch::Batch;
@@ -409,5 +410,9 @@ impl LogPipeline {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
+        // Retention holds at exit too (the archiver may have been waiting out a burst);
+        // compression is left to the next start, which compresses what is still plain.
+        let core = &self.shared.core;
+        archive::enforce_retention(&core.cfg, &core.stem, &core.stats, core.clock.now());
     }
 }

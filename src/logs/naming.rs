@@ -12,6 +12,12 @@ pub fn stamp(at: SystemTime) -> String {
     dt.format("%Y%m%dT%H%M%S%.3fZ").to_string()
 }
 
+/// The time a stamp names (None for anything else).
+pub fn parse_stamp(s: &str) -> Option<SystemTime> {
+    let dt = chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S%.3fZ").ok()?;
+    Some(dt.and_utc().into())
+}
+
 pub fn live_name(base: &str) -> String {
     format!("{base}.log")
 }
@@ -73,6 +79,11 @@ mod tests {
         let a = stamp(UNIX_EPOCH + Duration::from_millis(1_795_000_000_007));
         let b = stamp(UNIX_EPOCH + Duration::from_millis(1_795_000_000_100));
         assert_eq!(a, "20261118T110640.007Z");
+        assert_eq!(
+            parse_stamp(&a),
+            Some(UNIX_EPOCH + Duration::from_millis(1_795_000_000_007))
+        );
+        assert_eq!(parse_stamp("gateway"), None);
         assert!(rotated_name("gateway.out", &a) < rotated_name("gateway.out", &b));
         let p = parse_rotated(
             &format!("{}.gz", rotated_name("gateway.out", &a)),

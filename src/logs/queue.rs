@@ -129,6 +129,10 @@ impl Queue {
         self.not_full.notify_all();
     }
 
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().unwrap().closed
+    }
+
     pub fn queued_bytes(&self) -> usize {
         self.state.lock().unwrap().bytes
     }

@@ -22,41 +22,50 @@ pub struct Limits {
     pub max_total: Option<u64>,
 }
 
-/// Indices into `files` to delete.
-pub fn to_delete(files: &[Archived], limits: &Limits, now: SystemTime) -> Vec<usize> {
+/// Indices into `files` to delete, each with the limit that deletes it (`keep_files`,
+/// `max_age` or `max_total_size`). "Oldest" is by stamp, the order of rotation: the writer
+/// keeps stamps increasing even when the clock is behind, so a wrong clock never makes the
+/// newest files look old (mtimes would).
+pub fn to_delete(
+    files: &[Archived],
+    limits: &Limits,
+    now: SystemTime,
+) -> Vec<(usize, &'static str)> {
     let mut order: Vec<usize> = (0..files.len()).collect();
     // Newest first.
     order.sort_by(|a, b| files[*b].stamp.cmp(&files[*a].stamp));
-    let mut doomed = vec![false; files.len()];
+    let mut doomed: Vec<Option<&'static str>> = vec![None; files.len()];
     let mut seen: std::collections::HashMap<&str, u32> = Default::default();
     for &i in &order {
         let n = seen.entry(files[i].base.as_str()).or_default();
         *n += 1;
         if *n > limits.keep_files {
-            doomed[i] = true;
+            doomed[i] = Some("keep_files");
         }
         let too_old = !limits.max_age.is_zero()
             && now.duration_since(files[i].modified).unwrap_or_default() > limits.max_age;
-        if too_old {
-            doomed[i] = true;
+        if too_old && doomed[i].is_none() {
+            doomed[i] = Some("max_age");
         }
     }
     if let Some(max) = limits.max_total {
         let mut total: u64 = (0..files.len())
-            .filter(|i| !doomed[*i])
+            .filter(|i| doomed[*i].is_none())
             .map(|i| files[i].size)
             .sum();
         for &i in order.iter().rev() {
             if total <= max {
                 break;
             }
-            if !doomed[i] {
-                doomed[i] = true;
+            if doomed[i].is_none() {
+                doomed[i] = Some("max_total_size");
                 total -= files[i].size;
             }
         }
     }
-    (0..files.len()).filter(|i| doomed[*i]).collect()
+    (0..files.len())
+        .filter_map(|i| doomed[i].map(|why| (i, why)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -87,10 +96,16 @@ mod tests {
             max_age: Duration::from_secs(age),
             max_total: tot,
         };
-        assert_eq!(to_delete(&files, &lim(2, 0, None), now), vec![1]);
-        assert_eq!(to_delete(&files, &lim(9, 60, None), now), vec![1, 3]);
+        assert_eq!(
+            to_delete(&files, &lim(2, 0, None), now),
+            vec![(1, "keep_files")]
+        );
+        assert_eq!(
+            to_delete(&files, &lim(9, 60, None), now),
+            vec![(1, "max_age"), (3, "max_age")]
+        );
         let mut by_total = to_delete(&files, &lim(9, 0, Some(20)), now);
         by_total.sort();
-        assert_eq!(by_total, vec![1, 3]);
+        assert_eq!(by_total, vec![(1, "max_total_size"), (3, "max_total_size")]);
     }
 }

@@ -1,5 +1,9 @@
 //! The last N lines in memory, kept as the batches they came in (no per-line copy on the
 //! capture path); lines are cut out only when someone asks (`ctl logs`, a pause record).
+//!
+//! Bounded by lines (`ring_lines`) and by memory ([`RING_MAX_BYTES`] of batches, plus the
+//! newest batch, which is always kept): with maximum-length lines a line bound alone would
+//! hold `ring_lines × max_line` (62 MiB with the defaults).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -7,16 +11,35 @@ use std::sync::{Arc, Mutex};
 use super::batch::Batch;
 use super::{LogLine, Stream};
 
+/// The most batch memory the ring holds besides its newest batch (at most 1 MiB).
+pub const RING_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+struct Kept {
+    batches: VecDeque<Arc<Batch>>,
+    lines: u64,
+    bytes: usize,
+}
+
 pub struct Ring {
-    inner: Mutex<(VecDeque<Arc<Batch>>, u64)>,
+    inner: Mutex<Kept>,
     cap: u64,
+    max_bytes: usize,
 }
 
 impl Ring {
     pub fn new(cap: u32) -> Ring {
+        Ring::with_max_bytes(cap, RING_MAX_BYTES)
+    }
+
+    pub fn with_max_bytes(cap: u32, max_bytes: usize) -> Ring {
         Ring {
-            inner: Mutex::new((VecDeque::new(), 0)),
+            inner: Mutex::new(Kept {
+                batches: VecDeque::new(),
+                lines: 0,
+                bytes: 0,
+            }),
             cap: cap as u64,
+            max_bytes,
         }
     }
 
@@ -24,23 +47,29 @@ impl Ring {
         if self.cap == 0 {
             return;
         }
-        let mut g = self.inner.lock().unwrap();
-        let (batches, lines) = &mut *g;
-        *lines += b.lines;
-        batches.push_back(b);
-        while let Some(front) = batches.front() {
-            if *lines - front.lines < self.cap {
+        let mut k = self.inner.lock().unwrap();
+        k.lines += b.lines;
+        k.bytes += b.footprint();
+        k.batches.push_back(b);
+        while k.batches.len() > 1 {
+            let front = &k.batches[0];
+            let over_lines = k.lines - front.lines >= self.cap;
+            let over_bytes =
+                k.bytes > self.max_bytes + k.batches.back().map_or(0, |b| b.footprint());
+            if !over_lines && !over_bytes {
                 break;
             }
-            *lines -= front.lines;
-            batches.pop_front();
+            let (l, b) = (front.lines, front.footprint());
+            k.lines -= l;
+            k.bytes -= b;
+            k.batches.pop_front();
         }
     }
 
     /// The last `n` lines (of one stream, if given), oldest first.
     pub fn tail(&self, n: usize, stream: Option<Stream>) -> Vec<LogLine> {
         let n = n.min(self.cap as usize);
-        let batches: Vec<Arc<Batch>> = self.inner.lock().unwrap().0.iter().cloned().collect();
+        let batches: Vec<Arc<Batch>> = self.inner.lock().unwrap().batches.iter().cloned().collect();
         let mut out = Vec::new();
         'outer: for b in batches.iter().rev() {
             if stream.is_some_and(|s| s != b.stream) {

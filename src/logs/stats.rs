@@ -11,6 +11,8 @@ pub struct Counters {
     pub lines_dropped: AtomicU64,
     pub bytes_dropped: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Rotations whose rename failed (also counted in `write_errors`).
+    pub rotate_errors: AtomicU64,
     pub rotations: AtomicU64,
     pub files_compressed: AtomicU64,
     pub compress_backlog: AtomicU64,
@@ -43,6 +45,7 @@ impl Counters {
             "lines_dropped": g(&self.lines_dropped),
             "bytes_dropped": g(&self.bytes_dropped),
             "write_errors": g(&self.write_errors),
+            "rotate_errors": g(&self.rotate_errors),
             "rotations": g(&self.rotations),
             "files_compressed": g(&self.files_compressed),
             "compress_backlog": g(&self.compress_backlog),

@@ -20,26 +20,107 @@ pub fn path_in(dir: &Path) -> PathBuf {
     dir.join(STATE_FILE)
 }
 
-/// Reads state.json; a missing file is an empty state. A corrupt file is an error the caller
-/// reports (and then treats as "paused", never as "run": a person should look).
+/// A state file larger than this is not read. Records are capped far below it now, but
+/// older versions saved up to 50 lines of `max_line` each (about 3 MiB with the defaults),
+/// and those must still load (and be capped then).
+pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads state.json; a missing file is an empty state. A file that cannot be used (not a
+/// regular file, too large, corrupt) is an error the caller reports (and then treats as
+/// "paused", never as "run": a person should look). A corrupt or oversized file is first
+/// set aside as `state.json.corrupt-<time>`, so the next save does not overwrite it.
+///
+/// Blocking: call it off the async runtime, with a timeout (a hung mount blocks `open`).
 pub fn load(dir: &Path) -> io::Result<PersistedState> {
-    match fs::read(path_in(dir)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is corrupt: {e}", path_in(dir).display()),
-            )
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(PersistedState::default()),
-        Err(e) => Err(e),
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = path_in(dir);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the check below rejects it.
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PersistedState::default()),
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is not a regular file ({}); move it away",
+                path.display(),
+                file_kind(&meta)
+            ),
+        ));
+    }
+    if meta.len() > MAX_STATE_BYTES {
+        let kept = set_aside(&path);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is {} bytes, more than the {MAX_STATE_BYTES} a state file may have{kept}",
+                path.display(),
+                meta.len()
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_STATE_BYTES + 1).read_to_end(&mut bytes)?;
+    serde_json::from_slice::<PersistedState>(&bytes).map_err(|e| {
+        let kept = set_aside(&path);
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is corrupt: {e}{kept}", path.display()),
+        )
+    })
+}
+
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a plain file"
+    }
+}
+
+/// Renames an unusable state file to `state.json.corrupt-<UTC time>`; says where it went.
+fn set_aside(path: &Path) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let to = path.with_file_name(format!("{STATE_FILE}.corrupt-{stamp}"));
+    match fs::rename(path, &to) {
+        Ok(()) => format!(" (kept as {})", to.display()),
+        Err(e) => format!(" (could not set it aside: {e})"),
     }
 }
 
 /// Writes state.json atomically: a temporary file, fsync, rename, fsync of the directory.
+/// The file is 0600 and a directory it creates 0750: it holds the gateway's last lines.
 pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)?;
     let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-    let mut f = File::create(&tmp)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    // A leftover temporary file keeps its old mode through open(); set it.
+    f.set_permissions(fs::Permissions::from_mode(0o600))?;
     let mut body = serde_json::to_vec_pretty(&PersistedState {
         version: 1,
         pause: state.pause.clone(),
@@ -130,12 +211,21 @@ mod tests {
     fn corrupt_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(path_in(dir.path()), "{not json").unwrap();
-        assert!(
-            load(dir.path())
-                .unwrap_err()
-                .to_string()
-                .contains("corrupt")
-        );
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("corrupt") && err.contains("kept as"), "{err}");
+        // Set aside, not lost: the next save cannot overwrite it.
+        let kept: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            })
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(fs::read_to_string(kept[0].path()).unwrap(), "{not json");
+        assert!(load(dir.path()).unwrap().pause.is_none());
     }
 
     #[test]

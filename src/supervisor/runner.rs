@@ -34,6 +34,8 @@ const PAUSE_LINES: usize = 50;
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 /// How long an exit waits for the child's last lines to reach the log pipeline.
 const LOG_SETTLE: Duration = Duration::from_millis(250);
+/// How long reading state.json at start may take (a hung mount blocks it for good).
+const STATE_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the log pipeline gets to write the child's last lines at exit.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -173,17 +175,20 @@ impl Runner {
 
     /// Runs until clawvisor should exit; returns its exit code.
     pub async fn run(mut self) -> i32 {
-        let persisted_pause = match persist::load(&self.cfg.state.dir) {
-            Ok(p) => p.pause,
+        let persisted_pause = match load_state(&self.cfg.state.dir).await {
+            Ok(p) => p.pause.map(PauseRecord::capped),
             Err(e) => {
                 tracing::error!("{e}");
                 // Never run blindly past a record we cannot read: a person should look.
-                Some(PauseRecord {
-                    reason: format!("state file unreadable ({e}); check it, then resume"),
-                    since: SystemTime::now(),
-                    last_exit: None,
-                    last_lines: Vec::new(),
-                })
+                Some(
+                    PauseRecord {
+                        reason: format!("state file unreadable ({e}); check it, then resume"),
+                        since: SystemTime::now(),
+                        last_exit: None,
+                        last_lines: Vec::new(),
+                    }
+                    .capped(),
+                )
             }
         };
         self.handle(Event::Boot { persisted_pause }).await;
@@ -344,6 +349,7 @@ impl Runner {
                     .into_iter()
                     .map(|l| format!("[{}] {}", l.stream.name(), l.text))
                     .collect();
+                let record = record.capped();
                 self.state.pause = Some(record.clone());
                 self.save_state(Some(record));
             }
@@ -654,5 +660,30 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Reads state.json on a thread of its own, bounded by [`STATE_LOAD_TIMEOUT`]: a hung mount
+/// must not wedge the supervisor before its event loop (and its signal handling) runs. A
+/// plain thread, not the runtime's blocking pool, so a read that never returns cannot hold
+/// up clawvisor's exit.
+async fn load_state(dir: &std::path::Path) -> std::io::Result<persist::PersistedState> {
+    let (tx, rx) = oneshot::channel();
+    let d = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("state-load".into())
+        .spawn(move || {
+            let _ = tx.send(persist::load(&d));
+        })?;
+    match tokio::time::timeout(STATE_LOAD_TIMEOUT, rx).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err(std::io::Error::other("the state reader thread is gone")),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "reading {} took longer than {STATE_LOAD_TIMEOUT:?}",
+                persist::path_in(dir).display()
+            ),
+        )),
     }
 }

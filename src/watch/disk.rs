@@ -78,6 +78,53 @@ pub struct LogFile {
     pub size: u64,
 }
 
+/// The newest rotated logs of each stream are never deleted by the clean-up: after it,
+/// the last hours before the trouble are still there to read.
+pub const KEEP_NEWEST_PER_STREAM: usize = 2;
+
+impl LogFile {
+    fn name(&self) -> &str {
+        self.path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    }
+
+    /// Which stream's series the file belongs to: the name without its rotation stamp
+    /// (`gateway.out`), or up to `.log` for logrotate's names (`gateway.log`).
+    fn series(&self) -> &str {
+        let name = self.name();
+        let plain = name.strip_suffix(".gz").unwrap_or(name);
+        if let Some(stem) = plain.strip_suffix(".log")
+            && has_rotation_stamp(stem)
+        {
+            return &stem[..stem.len() - 21];
+        }
+        plain.find(".log.").map_or(plain, |i| &plain[..i + 4])
+    }
+
+    /// When it was rotated: the stamp in our names (the writer keeps stamps in rotation
+    /// order even when the clock is wrong; mtimes follow the clock), else the mtime.
+    fn rotated_at(&self) -> SystemTime {
+        let name = self.name();
+        let plain = name.strip_suffix(".gz").unwrap_or(name);
+        plain
+            .strip_suffix(".log")
+            .filter(|stem| has_rotation_stamp(stem))
+            .and_then(|stem| crate::logs::parse_stamp(&stem[stem.len() - 20..]))
+            .unwrap_or(self.modified)
+    }
+}
+
+/// What the clean-up would delete.
+#[derive(Debug, PartialEq)]
+pub enum Plan {
+    /// Below the threshold: nothing to do.
+    Nothing,
+    /// These files, oldest first.
+    Delete(Vec<PathBuf>),
+    /// Deleting every rotated log that may go (all but the newest of each stream) would not
+    /// bring usage below the threshold: something else fills the disk, so none are deleted.
+    Hopeless,
+}
+
 /// Rotated logs directly in `dir`.
 pub fn rotated_logs(dir: &Path) -> Vec<LogFile> {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -96,13 +143,31 @@ pub fn rotated_logs(dir: &Path) -> Vec<LogFile> {
         .collect()
 }
 
-/// The oldest files whose deletion brings usage below `below_percent`, oldest first (all of
-/// them if even that is not enough). Pure.
-pub fn plan_cleanup(mut files: Vec<LogFile>, fs: &FsUsage, below_percent: f64) -> Vec<PathBuf> {
-    files.sort_by_key(|f| f.modified);
+/// The oldest files whose deletion brings usage below `below_percent`, oldest first,
+/// keeping the newest [`KEEP_NEWEST_PER_STREAM`] of each stream. Pure.
+pub fn plan_cleanup(mut files: Vec<LogFile>, fs: &FsUsage, below_percent: f64) -> Plan {
     let (mut used, mut avail) = (fs.used_bytes, fs.available_bytes);
-    let mut out = Vec::new();
+    if percent(used, avail) < below_percent {
+        return Plan::Nothing;
+    }
+    // Newest first, to mark the floor of each stream.
+    files.sort_by_key(|f| std::cmp::Reverse(f.rotated_at()));
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    let mut deletable: Vec<LogFile> = Vec::new();
     for f in files {
+        let n = seen.entry(f.series().to_string()).or_default();
+        *n += 1;
+        if *n > KEEP_NEWEST_PER_STREAM {
+            deletable.push(f);
+        }
+    }
+    deletable.reverse();
+    let freeable: u64 = deletable.iter().map(|f| f.size).sum();
+    if percent(used.saturating_sub(freeable), avail + freeable) >= below_percent {
+        return Plan::Hopeless;
+    }
+    let mut out = Vec::new();
+    for f in deletable {
         if percent(used, avail) < below_percent {
             break;
         }
@@ -110,7 +175,7 @@ pub fn plan_cleanup(mut files: Vec<LogFile>, fs: &FsUsage, below_percent: f64) -
         avail += f.size;
         out.push(f.path);
     }
-    out
+    Plan::Delete(out)
 }
 
 /// Deletes rotated logs in `dir`, oldest first, until its filesystem is below
@@ -119,7 +184,20 @@ pub fn clean_rotated_logs(dir: &Path, below_percent: f64) -> Vec<(PathBuf, u64)>
     let mut deleted = Vec::new();
     while let Ok(fs) = usage(dir) {
         let files = rotated_logs(dir);
-        let plan = plan_cleanup(files.clone(), &fs, below_percent);
+        let plan = match plan_cleanup(files.clone(), &fs, below_percent) {
+            Plan::Delete(p) => p,
+            Plan::Nothing => break,
+            Plan::Hopeless => {
+                if deleted.is_empty() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        "disk above {below_percent}% ({:.1}%), but deleting rotated logs cannot bring it below: something else fills it; no log deleted",
+                        fs.used_percent
+                    );
+                }
+                break;
+            }
+        };
         let Some(first) = plan.first() else { break };
         let size = files
             .iter()
@@ -185,12 +263,49 @@ mod tests {
             used_percent: 95.0,
             device: 0,
         };
-        let files = vec![f("new", 30, 3), f("old", 10, 3), f("mid", 20, 3)];
+        let files: Vec<LogFile> = (0..5)
+            .map(|i| f(&format!("gateway.log.{i}"), 50 - i * 10, 3))
+            .collect();
+        // Oldest (by mtime, for names without a stamp) first, until below.
         assert_eq!(
             plan_cleanup(files.clone(), &fs, 90.0),
-            [PathBuf::from("old"), PathBuf::from("mid")]
+            Plan::Delete(vec![
+                PathBuf::from("gateway.log.4"),
+                PathBuf::from("gateway.log.3")
+            ])
         );
-        assert!(plan_cleanup(files, &fs, 99.0).is_empty());
+        assert_eq!(plan_cleanup(files.clone(), &fs, 99.0), Plan::Nothing);
+        // The newest two are never planned; if the rest cannot get below, nothing is.
+        assert_eq!(plan_cleanup(files, &fs, 80.0), Plan::Hopeless);
+    }
+
+    #[test]
+    fn orders_by_rotation_stamp_not_mtime() {
+        let fs = FsUsage {
+            path: PathBuf::from("/"),
+            used_bytes: 95,
+            available_bytes: 5,
+            used_percent: 95.0,
+            device: 0,
+        };
+        // The newest stamp has the oldest mtime (the clock was behind when it was written).
+        let f = |stamp: &str, mtime: u64| LogFile {
+            path: PathBuf::from(format!("gateway.out.{stamp}.log.gz")),
+            modified: SystemTime::UNIX_EPOCH + Duration::from_secs(mtime),
+            size: 3,
+        };
+        let files = vec![
+            f("20261124T010000.000Z", 300),
+            f("20261124T020000.000Z", 200),
+            f("20261124T030000.000Z", 100),
+            f("20261124T040000.000Z", 50),
+        ];
+        assert_eq!(
+            plan_cleanup(files, &fs, 94.0),
+            Plan::Delete(vec![PathBuf::from(
+                "gateway.out.20261124T010000.000Z.log.gz"
+            )])
+        );
     }
 
     #[test]
@@ -201,10 +316,9 @@ mod tests {
         assert!(u.used_percent > 0.0 && u.used_percent <= 100.0, "{u:?}");
         assert!(clean_rotated_logs(dir.path(), 100.0).is_empty());
         assert!(dir.path().join("a.20261124T130501.123Z.log").exists());
-        // A threshold of 0% means "always too full": every rotated log goes, live logs stay.
+        // A threshold of 0% cannot be reached by deleting logs: nothing goes.
         std::fs::write(dir.path().join("a.log"), b"live").unwrap();
-        let gone = clean_rotated_logs(dir.path(), 0.0);
-        assert_eq!(gone.len(), 1);
+        assert!(clean_rotated_logs(dir.path(), 0.0).is_empty());
         assert!(dir.path().join("a.log").exists());
     }
 }
