@@ -10,8 +10,11 @@ pub mod control;
 pub mod framer;
 pub mod quality;
 
+/// One fuzz target: it takes arbitrary bytes and panics only on a broken invariant.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as the fuzz crate and the regression test know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("config", config::check),
     ("control", control::check),
     ("framer", framer::check),
