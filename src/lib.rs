@@ -6,6 +6,7 @@ pub mod control;
 pub mod fuzzing;
 pub mod health;
 pub mod logs;
+pub mod preflight;
 pub mod process;
 pub mod self_log;
 pub mod supervisor;

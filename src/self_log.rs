@@ -65,9 +65,22 @@ pub fn choose(
 }
 
 /// Installs the global subscriber for clawvisor's diagnostics.
-pub fn init(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
+    // A bare word is a target name to the filter syntax ("loud" = everything from a crate
+    // named loud): here it is surely a misspelt level.
+    for d in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !d.contains(['=', '['])
+            && d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        {
+            return Err(format!(
+                "{d:?} is not a level (off, error, warn, info, debug, trace) nor a TARGET=LEVEL directive"
+            ));
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .parse(level)
+        .map_err(|e| e.to_string())?;
     let style = detect();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -87,6 +100,7 @@ pub fn init(format: LogFormat, level: &str) {
             .init(),
         (LogFormat::Text, _) => builder.init(),
     }
+    Ok(())
 }
 
 /// The sd-daemon(3) priority of a level.

@@ -7,10 +7,12 @@
 mod control;
 mod derive;
 mod environment;
+mod explain;
 mod gateway;
 mod load;
 mod logs;
 mod notify;
+mod paths;
 mod probes;
 mod restart;
 mod state;
@@ -25,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
-pub use load::{ConfigError, ConfigErrors};
+pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::{AlertsConfig, MetricsConfig};
 pub use probes::{

@@ -4,8 +4,10 @@ mod backoff;
 mod decide;
 mod event;
 mod exit;
+pub mod hint;
 mod pause;
 pub mod persist;
+mod reload_scope;
 mod state;
 pub mod wall_time;
 

@@ -17,7 +17,7 @@ use crate::process::reaper::Reaper;
 use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 
-use super::decide::{RESUME_HINT, decide};
+use super::decide::decide;
 use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
@@ -55,6 +55,11 @@ pub struct Runner {
     /// EXTEND_TIMEOUT_USEC) is next refreshed while the gateway loads or backs off.
     next_progress: Option<std::time::Instant>,
     state_writer: StateWriter,
+    /// Why the last write of state.json failed, until one succeeds: a pause that is not
+    /// saved does not survive a restart of clawvisor, and status and replies say so.
+    state_file_error: Option<String>,
+    /// A write failed while handling the current command (its reply says so).
+    save_failed_now: bool,
     watchers: crate::watch::Watchers,
 }
 
@@ -72,7 +77,7 @@ impl Runner {
         let reaper =
             Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
         let aux = AuxRunner {
-            spawner: Spawner::start(),
+            spawner: Spawner::start(reaper.clone()),
             reaper,
             aux: AuxSet::default(),
         };
@@ -110,7 +115,9 @@ impl Runner {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        let mut state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        state.resume_hint =
+            super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
             crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let parts = Parts {
@@ -134,6 +141,8 @@ impl Runner {
                 booted_at: std::time::Instant::now(),
                 next_progress: std::env::var_os("NOTIFY_SOCKET").map(|_| std::time::Instant::now()),
                 state_writer: StateWriter::start(),
+                state_file_error: None,
+                save_failed_now: false,
                 watchers,
             },
             parts,
@@ -201,6 +210,7 @@ impl Runner {
             Input::Event(e) => self.handle(e).await,
             Input::Command { command, reply } => {
                 self.reply = Some(reply);
+                self.save_failed_now = false;
                 self.handle(Event::Command(command)).await;
                 if let Some(r) = self.reply.take() {
                     let _ = r.send(Err("no answer".into()));
@@ -310,6 +320,19 @@ impl Runner {
                 self.notice("alert", summary);
             }
             Action::Reply(r) => {
+                let r = match (r, &self.state_file_error) {
+                    (Ok(msg), Some(e)) if self.save_failed_now => {
+                        let what = if self.state.pause.is_some() {
+                            "the pause"
+                        } else {
+                            "clearing the pause"
+                        };
+                        Ok(format!(
+                            "{msg}; but {what} could not be saved ({e}): it will not survive a restart of clawvisor"
+                        ))
+                    }
+                    (r, _) => r,
+                };
                 if let Some(tx) = self.reply.take() {
                     let _ = tx.send(r);
                 }
@@ -345,10 +368,7 @@ impl Runner {
                 Event::Spawned { pid }
             }
             Err(e) => Event::SpawnFailed {
-                error: format!(
-                    "{:?}: {e}",
-                    self.cfg.gateway.command.first().unwrap_or(&String::new())
-                ),
+                error: e.to_string(),
             },
         }
     }
@@ -358,7 +378,7 @@ impl Runner {
             Phase::Running { pid, .. } => format!("pid {pid}"),
             Phase::Backoff { delay, .. } => format!("restart in {:.1}s", delay.as_secs_f64()),
             Phase::Paused => self.state.pause.as_ref().map_or(String::new(), |p| {
-                format!("{}; resume with `{RESUME_HINT}`", p.reason)
+                format!("{}; resume with `{}`", p.reason, self.state.resume_hint)
             }),
             Phase::Stopping { then, .. } => format!("then {}", format!("{then:?}").to_lowercase()),
             Phase::Exiting { code } => format!("exit code {code}"),
@@ -403,7 +423,7 @@ impl Runner {
                     .map_or(String::new(), |e| format!(" (last: {})", e.exit))
             ),
             Phase::Paused => s.pause.as_ref().map_or("paused".into(), |p| {
-                format!("paused: {}; resume with `{RESUME_HINT}`", p.reason)
+                format!("paused: {}; resume with `{}`", p.reason, s.resume_hint)
             }),
             Phase::Stopping { pid, then, .. } => format!(
                 "stopping: pid {pid}, then {}",
@@ -487,12 +507,18 @@ impl Runner {
         });
     }
 
-    fn save_state(&self, pause: Option<PauseRecord>) {
-        if let Err(e) = self.state_writer.save(&self.cfg.state.dir, pause) {
-            tracing::error!(
-                "cannot write {}: {e} (the pause will not survive a restart of clawvisor)",
-                persist::path_in(&self.cfg.state.dir).display()
-            );
+    fn save_state(&mut self, pause: Option<PauseRecord>) {
+        match self.state_writer.save(&self.cfg.state.dir, pause) {
+            Ok(()) => self.state_file_error = None,
+            Err(e) => {
+                let e = format!(
+                    "cannot write {}: {e}",
+                    persist::path_in(&self.cfg.state.dir).display()
+                );
+                tracing::error!("{e} (the pause will not survive a restart of clawvisor)");
+                self.state_file_error = Some(e);
+                self.save_failed_now = true;
+            }
         }
     }
 
@@ -500,21 +526,30 @@ impl Runner {
         let Some(path) = self.cfg.source.clone() else {
             return Err("clawvisor runs on its built-in config: nothing to reload".into());
         };
-        match Config::load(&path) {
+        let loaded = Config::load(&path).and_then(|new| {
+            // The same preflight as at start-up (the socket is kept, so not checked).
+            let problems = crate::preflight::problems(&new, None);
+            if problems.is_empty() {
+                Ok(new)
+            } else {
+                Err(crate::config::locate(new.source.as_deref(), problems))
+            }
+        });
+        match loaded {
             Ok(new) => {
-                if new.gateway != self.cfg.gateway {
-                    tracing::info!(
-                        "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
-                    );
-                }
+                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
                     .await;
                 self.cfg = new;
-                tracing::info!(config = %path.display(), "config reloaded");
-                self.notice("reload", format!("config reloaded from {}", path.display()));
-                Ok(format!("reloaded {}", path.display()))
+                let mut msg = format!("reloaded {}", path.display());
+                for l in &later {
+                    msg.push_str(&format!("\n  not yet applied: {l}"));
+                }
+                tracing::info!(config = %path.display(), "config {msg}");
+                self.notice("reload", msg.clone());
+                Ok(msg)
             }
             Err(errors) => {
                 for e in &errors.0 {
@@ -539,6 +574,12 @@ impl Runner {
         let mut parts = serde_json::Map::new();
         parts.insert("logs".into(), self.logs.stats());
         parts.extend(self.watchers.snapshot());
+        if let Some(e) = &self.state_file_error {
+            parts.insert(
+                "state_file".into(),
+                serde_json::json!({ "error": format!("{e}; the pause will not survive a restart of clawvisor") }),
+            );
+        }
         Status {
             state: s.phase.name().to_string(),
             pid: s.phase.pid(),
@@ -556,7 +597,7 @@ impl Runner {
                 _ => None,
             },
             pause: s.pause.clone(),
-            resume_hint: s.pause.as_ref().map(|_| RESUME_HINT.to_string()),
+            resume_hint: s.pause.as_ref().map(|_| s.resume_hint.clone()),
             last_reason: s.last_reason.clone(),
             parts,
         }
