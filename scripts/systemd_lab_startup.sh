@@ -95,7 +95,7 @@ st=$(show clawvisor-lab-pause.service ActiveState); res=$(show clawvisor-lab-pau
 status=$(show clawvisor-lab-pause.service StatusText)
 inside systemctl status clawvisor-lab-pause.service --no-pager || true
 echo "pause: rc=$RC after ${EL}s ActiveState=$st Result=$res STATUS=$status"
-[ "$RC" = 0 ] && [ "$st" = active ] && [[ $status == paused:*"lab: look at the GPU first"*"clawvisor ctl resume"* ]] \
+[ "$RC" = 0 ] && [ "$st" = active ] && [[ $status == paused:*"lab: look at the GPU first"*' ctl '*'resume`'* ]] \
   && ok "persisted pause: active after ${EL}s (TimeoutStartSec=${TIMEOUT_START}s), STATUS=$status" \
   || bad "persisted pause: rc=$RC ActiveState=$st Result=$res STATUS=$status"
 warn=$(inside journalctl -b -u clawvisor-lab-pause.service -p warning -o cat --no-pager || true)

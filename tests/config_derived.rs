@@ -9,7 +9,12 @@ use common::run_cli;
 fn check(body: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clawvisor.toml");
-    std::fs::write(&path, body).unwrap();
+    // The user's lines first (their places are asserted), then a runnable gateway and dirs.
+    let rest = format!(
+        "[gateway]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 1\"]\n{}",
+        common::base_config(dir.path(), "")
+    );
+    std::fs::write(&path, format!("{body}{rest}")).unwrap();
     let (code, out, err) = run_cli(&["check", "--config", &path.display().to_string()]);
     (code, out, err.replace(&path.display().to_string(), "FILE"))
 }
