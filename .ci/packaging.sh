@@ -22,6 +22,7 @@ apt_missing=()
 command -v lintian >/dev/null || apt_missing+=(lintian)
 command -v man >/dev/null || apt_missing+=(man-db)
 command -v systemd-analyze >/dev/null || apt_missing+=(systemd)
+command -v python3 >/dev/null || apt_missing+=(python3 python3-venv)
 if [ "${SKIP_LAB:-0}" != 1 ]; then   # what real-systemd.sh would install, without its lock race
   command -v systemd-nspawn >/dev/null || apt_missing+=(systemd-container)
   command -v debootstrap >/dev/null || apt_missing+=(debootstrap)
@@ -35,8 +36,20 @@ if ! command -v cargo-deb >/dev/null; then
   echo "installing cargo-deb (cargo install --locked; a few minutes, once per machine)"
   cargo install cargo-deb --locked --quiet
 fi
-python3 -c "import kubernetes_validate, dockerfile" 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate dockerfile
+# The Python checkers' packages: where this python3 has them, else in a venv under target/
+# (Debian's own python3 refuses system-wide pip installs).
+PY=python3
+if ! python3 -c "import kubernetes_validate, dockerfile" 2>/dev/null; then
+  PY=$ROOT/target/packaging-venv/bin/python3
+  if [ ! -x "$PY" ] || ! "$PY" -c "import kubernetes_validate, dockerfile" 2>/dev/null; then
+    python3 -m venv "$ROOT/target/packaging-venv" 2>/dev/null || {
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends python3-venv >/dev/null
+      python3 -m venv "$ROOT/target/packaging-venv"
+    }
+    "$PY" -m pip install --quiet --disable-pip-version-check kubernetes-validate dockerfile
+  fi
+fi
 done_step "tools ready"
 
 # ---- 1. the .deb -------------------------------------------------------------------------
@@ -120,7 +133,7 @@ fi
 
 # ---- 3. Kubernetes and the Containerfile ----------------------------------------------------
 step "kubernetes manifests and Containerfile"
-python3 packaging/kubernetes/check.py
-python3 packaging/container/check.py
+"$PY" packaging/kubernetes/check.py
+"$PY" packaging/container/check.py
 done_step "kubernetes and Containerfile"
 echo "packaging: all checks passed"

@@ -53,7 +53,7 @@ def seconds(text):
 # 1. The schemas. Kustomization and PodMonitor are not Kubernetes API kinds: checked below.
 manifests = sorted(f for f in os.listdir(HERE) if f.endswith(".yaml"))
 run = subprocess.run(
-    ["kubernetes-validate", "--strict", "--quiet", "-k", VERSION]
+    [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", "-k", VERSION]
     + [os.path.join(HERE, f) for f in manifests if f not in ("kustomization.yaml", "podmonitor.yaml")],
     capture_output=True,
     text=True,
