@@ -4,6 +4,7 @@ pub mod cli;
 pub mod cli_docs;
 pub mod config;
 pub mod control;
+pub mod fuzzing;
 pub mod health;
 pub mod logs;
 pub mod process;
