@@ -58,6 +58,9 @@ deb=$(bash packaging/deb/build.sh | tail -1)
 [ -f "$deb" ] || fail "no .deb at '$deb'"
 deb=$(readlink -f "$deb")
 ls -l "$deb"
+debver=$(dpkg-deb -f "$deb" Version)
+head -1 packaging/deb/changelog | grep -qF "clawvisor ($debver)" \
+  || fail "packaging/deb/changelog's first entry is not version $debver: add one"
 done_step "built $(basename "$deb")"
 
 step "lintian"

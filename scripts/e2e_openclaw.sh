@@ -209,7 +209,7 @@ else fail "ready detection" "$(since "$T")" "not ready in ${READY}s: $(ctl statu
 
 # ---- 2. a completion through the gateway ---------------------------------------------------
 T=$(now)
-answer=$(curl -s -m 60 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+answer=$(curl -s -m 300 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   -d '{"model":"openclaw","messages":[{"role":"user","content":"1+1="}],"max_tokens":32}' \
   "http://127.0.0.1:$GW_PORT/v1/chat/completions")
 grep -q '"content":"[^"]*2' <<<"$answer" && pass "completion through the gateway (model stub answered 2)" "$(since "$T")" \
