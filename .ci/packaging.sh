@@ -96,7 +96,12 @@ echo "$version"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 [ "$version" = "clawvisor $(dpkg-query -W -f='${Version}' clawvisor | cut -d- -f1) (git $commit)" ] \
   || fail "--version '$version' does not name version and commit $commit"
-/usr/bin/clawvisor check --config /etc/clawvisor/clawvisor.toml
+# check's preflight resolves the gateway's command on PATH: openclaw itself comes from npm,
+# so a stand-in takes its place for this check (the lab runs the unit with a real child).
+stub=$(mktemp -d)
+printf '#!/bin/sh\nexit 0\n' >"$stub/openclaw"; chmod 755 "$stub/openclaw"
+PATH=$stub:$PATH /usr/bin/clawvisor check --config /etc/clawvisor/clawvisor.toml
+rm -rf "$stub"
 man -w clawvisor >/dev/null || fail "man clawvisor finds no page"
 # Now with the man page installed: Documentation=man:clawvisor(1) is checked too.
 systemd-analyze verify /usr/lib/systemd/system/clawvisor.service /usr/lib/systemd/system/clawvisor@.service

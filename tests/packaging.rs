@@ -178,11 +178,35 @@ fn without_unknown_metrics(text: &str) -> String {
 }
 
 /// `clawvisor check` passes on `text`, with no warnings but those naming `expected_warnings`.
+/// The configs run `openclaw`, which check's preflight must find on PATH: a stand-in is put
+/// there, as npm would put the real one.
 fn check_config(name: &str, text: &str, expected_warnings: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("openclaw"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(bin.join("openclaw"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, without_unknown_metrics(text)).unwrap();
-    let (code, out, err) = run_cli(&["check", "--config", &path.display().to_string()]);
+    let out = Command::new(CLAWVISOR)
+        .args(["check", "--config", &path.display().to_string()])
+        .env_remove("CLAWVISOR_CONFIG")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .unwrap();
+    let (code, out, err) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
     assert_eq!(code, 0, "{name}:\n{out}{err}");
     assert!(
         out.contains(&format!("ok ({} warning(s))", expected_warnings.len())),

@@ -5,15 +5,19 @@
 //! the key and its file:line:column.
 
 mod control;
+mod derive;
 mod environment;
+mod explain;
 mod gateway;
 mod load;
 mod logs;
 mod notify;
+mod paths;
 mod probes;
 mod restart;
 mod state;
 mod stop;
+mod systemd;
 pub mod units;
 mod watch;
 
@@ -23,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
-pub use load::{ConfigError, ConfigErrors};
+pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::{AlertsConfig, MetricsConfig};
 pub use probes::{
@@ -33,6 +37,7 @@ pub use probes::{
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
+pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
 pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
@@ -56,6 +61,7 @@ pub struct Config {
     pub quality: QualityConfig,
     pub alerts: AlertsConfig,
     pub metrics: MetricsConfig,
+    pub systemd: SystemdConfig,
     /// The file this config was read from, for `reload` and for error messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
