@@ -3,11 +3,22 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+/// What `--version` prints: the crate version and the git commit it was built from (set by
+/// build.rs from `git`, or from $CLAWVISOR_GIT_COMMIT where there is no checkout, as in a
+/// container build; "unknown" otherwise).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("CLAWVISOR_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Parser, Debug)]
 #[command(
     name = "clawvisor",
-    version,
+    version = VERSION,
     about = "Supervises openclaw gateway: restarts, logs, health, pause-for-a-human"
 )]
 pub struct Cli {
@@ -51,5 +62,18 @@ pub enum Cmd {
         /// Where the demo keeps its logs, state and socket.
         #[arg(long, default_value = "clawvisor-demo")]
         dir: PathBuf,
+    },
+    /// Print a shell completion script (bash: source it, or install it as
+    /// /usr/share/bash-completion/completions/clawvisor).
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page clawvisor(1) as roff (`clawvisor man | man -l -`).
+    Man {
+        /// Write clawvisor.1 and a page per subcommand (clawvisor-ctl-status.1, ...) into
+        /// this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }

@@ -1,6 +1,7 @@
 //! clawvisor: a process supervisor for a self-hosted AI gateway.
 
 pub mod cli;
+pub mod cli_docs;
 pub mod config;
 pub mod control;
 pub mod fuzzing;

@@ -57,6 +57,16 @@ fn main() -> ExitCode {
                 1
             }
         },
+        Cmd::Completions { shell } => {
+            match clawvisor::cli_docs::write_completions(shell, &mut std::io::stdout().lock()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("clawvisor completions: {e}");
+                    1
+                }
+            }
+        }
+        Cmd::Man { dir } => man(dir.as_deref()),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }
@@ -98,6 +108,22 @@ fn load_config(path: Option<&Path>) -> Result<(Config, Vec<ConfigError>), Config
     };
     let (cfg, warnings) = Config::load_with_warnings(&path)?;
     preflight(cfg, warnings)
+}
+
+fn man(dir: Option<&Path>) -> i32 {
+    let written = match dir {
+        None => clawvisor::cli_docs::write_main_page(&mut std::io::stdout().lock()),
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| clawvisor::cli_docs::write_all_pages(dir))
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+    };
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("clawvisor man: {e}");
+            1
+        }
+    }
 }
 
 fn preflight(
