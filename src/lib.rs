@@ -1,5 +1,6 @@
 //! clawvisor: a process supervisor for a self-hosted AI gateway.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod control;

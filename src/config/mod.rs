@@ -4,6 +4,7 @@
 //! program never sees an unvalidated value. Every problem is reported at once, each with
 //! the key and its file:line:column.
 
+mod alerts;
 mod control;
 mod environment;
 mod gateway;
@@ -25,7 +26,11 @@ pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
-pub use notify::{AlertsConfig, MetricsConfig};
+pub use alerts::{
+    AlertFilter, AlertsConfig, ExecChannelConfig, SEVERITIES, SmtpChannelConfig, SmtpSecurity,
+    WebhookChannelConfig, WebhookFormat,
+};
+pub use notify::MetricsConfig;
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
     ProbesConfig, QualityConfig,
@@ -90,6 +95,7 @@ impl Config {
         self.quality.validate(&mut out);
         self.logs.validate(&mut out);
         self.control.validate(&mut out);
+        self.alerts.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }

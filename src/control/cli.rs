@@ -33,6 +33,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// `wait-idle` waits for the GPU, not for clawvisor.
 const WAIT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// `alert test` waits for every channel's attempt (each bounded by its own timeout).
+const ALERT_TEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Talk to a running clawvisor through its control socket.
 ///
@@ -110,6 +112,12 @@ pub enum CtlCommand {
         #[arg(value_enum)]
         kind: ProbeArg,
     },
+    /// Alert channels: `alert test [--channel NAME]` sends a test message through each
+    /// channel (or one) and prints each result; exit 1 when any failed.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
     /// Wait until the GPU is idle (exit 0), or until --timeout, default 15m (exit 1); for
     /// cron jobs before heavy work. Without GPU watching there is nothing to wait for: 0.
     WaitIdle {
@@ -119,6 +127,16 @@ pub enum CtlCommand {
         /// Idle also needs at least this much free memory on every device ("20GiB").
         #[arg(long, value_name = "SIZE")]
         gpu_mem_free_above: Option<Size>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq)]
+pub enum AlertAction {
+    /// Send a test alert through the running clawvisor and print each channel's result.
+    Test {
+        /// Only this channel (its `name`).
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
     },
 }
 
@@ -184,6 +202,11 @@ impl CtlCommand {
             CtlCommand::Probe { kind } => Request::Probe {
                 kind: (*kind).into(),
             },
+            CtlCommand::Alert {
+                action: AlertAction::Test { channel },
+            } => Request::AlertTest {
+                channel: channel.clone(),
+            },
             // Polled by `wait_idle_cmd` until the GPU is idle.
             CtlCommand::WaitIdle { .. } => Request::Status,
         })
@@ -194,6 +217,7 @@ impl CtlCommand {
         match self {
             CtlCommand::Probe { .. } => PROBE_TIMEOUT,
             CtlCommand::WaitIdle { .. } => WAIT_IDLE_TIMEOUT,
+            CtlCommand::Alert { .. } => ALERT_TEST_TIMEOUT,
             _ => DEFAULT_TIMEOUT,
         }
     }
@@ -315,6 +339,20 @@ fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl 
             };
             // A run below the floor is a failed check: scripts gate on the exit code.
             if res.is_ok() && report["ok"] == serde_json::Value::Bool(false) {
+                return EXIT_FAILED;
+            }
+            res
+        }
+        Response::AlertResults { results } => {
+            let res = if args.json {
+                writeln!(out, "{}", json(&results))
+            } else {
+                results.iter().try_for_each(|r| {
+                    let mark = if r.ok { "ok    " } else { "FAILED" };
+                    writeln!(out, "{mark} {}: {}", r.channel, r.message)
+                })
+            };
+            if res.is_ok() && results.iter().any(|r| !r.ok) {
                 return EXIT_FAILED;
             }
             res

@@ -81,6 +81,7 @@ pub(crate) async fn answer(
         Request::Probe {
             kind: ProbeKind::Quality,
         } => probe_quality(ctx).await,
+        Request::AlertTest { channel } => alert_test(ctx, channel).await,
         // Streams are handled by `stream`; reaching here is a bug, answered politely.
         Request::Events => Response::error(ErrorKind::BadRequest, "events is a stream"),
     }
@@ -138,6 +139,25 @@ async fn probe_quality(ctx: &ControlContext) -> Response {
     }
     match rx.await {
         Ok(Ok(report)) => Response::QualityReport { report },
+        Ok(Err(message)) => Response::error(ErrorKind::Refused, message),
+        Err(_) => unavailable(),
+    }
+}
+
+/// Sends a test alert and answers each channel's result. Not bounded by `reply_timeout`:
+/// each channel's own timeout bounds its attempt.
+async fn alert_test(ctx: &ControlContext, channel: Option<String>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if ctx
+        .inbox
+        .0
+        .send(Input::AlertTest { channel, reply: tx })
+        .is_err()
+    {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(Ok(results)) => Response::AlertResults { results },
         Ok(Err(message)) => Response::error(ErrorKind::Refused, message),
         Err(_) => unavailable(),
     }

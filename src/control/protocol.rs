@@ -60,6 +60,12 @@ pub enum Request {
     Probe {
         kind: ProbeKind,
     },
+    /// Send a test alert to every alert channel, or the one named, and answer each one's
+    /// result: `{"command":"alert_test","channel":"ops-slack"}`. Waits for the deliveries.
+    AlertTest {
+        #[serde(default)]
+        channel: Option<String>,
+    },
 }
 
 /// What `probe` runs.
@@ -96,6 +102,7 @@ impl Request {
             Request::Reload => "reload",
             Request::Events => "events",
             Request::Probe { .. } => "probe",
+            Request::AlertTest { .. } => "alert_test",
         }
     }
 }
@@ -133,6 +140,10 @@ pub enum Response {
     /// same JSON as the `quality` part of `status`.
     QualityReport {
         report: serde_json::Value,
+    },
+    /// Each alert channel's answer to `alert_test`.
+    AlertResults {
+        results: Vec<crate::alerts::TestResult>,
     },
     Error {
         kind: ErrorKind,
@@ -245,6 +256,10 @@ mod tests {
             Request::Probe {
                 kind: ProbeKind::Quality,
             },
+            Request::AlertTest {
+                channel: Some("mail".into()),
+            },
+            Request::AlertTest { channel: None },
         ];
         for r in reqs {
             let bytes = encode_request(&r);

@@ -1,6 +1,7 @@
 //! Process operations: spawn, signals, the reaper, the tree under the gateway.
 
 pub mod aux;
+mod hook;
 pub mod kill;
 pub mod ops;
 pub mod reaper;

@@ -26,6 +26,8 @@ pub struct ChildSpec {
     pub env_set: Vec<(String, String)>,
     pub credentials: Option<Credentials>,
     pub umask: Option<u32>,
+    /// A file to read stdin from (an alert hook's JSON); None: /dev/null.
+    pub stdin: Option<std::sync::Arc<OwnedFd>>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,6 +64,7 @@ impl ChildSpec {
             env_set,
             credentials,
             umask: cfg.umask.map(|u| u.0),
+            stdin: None,
         })
     }
 
@@ -75,6 +78,7 @@ impl ChildSpec {
             env_set: Vec::new(),
             credentials: None,
             umask: None,
+            stdin: None,
         }
     }
 }
@@ -140,8 +144,12 @@ fn spawn_now(spec: &ChildSpec) -> io::Result<SpawnedChild> {
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
     let mut cmd = Command::new(prog);
+    let stdin = match &spec.stdin {
+        Some(fd) => Stdio::from(fd.try_clone()?),
+        None => Stdio::null(),
+    };
     cmd.args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if spec.env_clear {

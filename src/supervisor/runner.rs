@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::alerts::{Alert, AlertRouter, HookRunner};
 use crate::config::Config;
 use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::process::reaper::Reaper;
 use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 
+use super::alerting::{self, GATEWAY};
 use super::decide::{RESUME_HINT, decide};
 use super::event::{Action, Event};
 use super::input::{Inbox, Input};
@@ -50,6 +52,7 @@ pub struct Runner {
     notified_ready: bool,
     state_writer: StateWriter,
     watchers: crate::watch::Watchers,
+    alerts: AlertRouter,
 }
 
 /// Handles other parts (control socket, watchers) need from the runner.
@@ -75,7 +78,8 @@ impl Runner {
             reaper: aux.reaper.clone(),
             aux: aux.aux.clone(),
         });
-        let (runner, parts) = Runner::start_with(cfg, ops, Arc::new(aux))?;
+        let hooks: Arc<dyn HookRunner> = Arc::new(aux.clone());
+        let (runner, parts) = Runner::start_full(cfg, ops, Arc::new(aux), Some(hooks))?;
         signals::start(parts.inbox.clone())
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         Ok((runner, parts))
@@ -88,7 +92,18 @@ impl Runner {
         ops: Arc<dyn ProcessOps>,
         commands: Arc<dyn CommandRunner>,
     ) -> Result<(Runner, Parts), String> {
+        Runner::start_full(cfg, ops, commands, None)
+    }
+
+    /// As [`Runner::start_with`], plus the runner of alert hooks (exec channels).
+    pub fn start_full(
+        cfg: Config,
+        ops: Arc<dyn ProcessOps>,
+        commands: Arc<dyn CommandRunner>,
+        hooks: Option<Arc<dyn HookRunner>>,
+    ) -> Result<(Runner, Parts), String> {
         let (inbox, rx) = Inbox::channel();
+        let alerts = AlertRouter::start(&cfg.alerts, hooks);
         // Log files belong to the gateway's user, when it has one.
         let owner = resolve_credentials(cfg.gateway.user.as_deref(), cfg.gateway.group.as_deref())?
             .map(|c| FileOwner {
@@ -127,6 +142,7 @@ impl Runner {
                 notified_ready: false,
                 state_writer: StateWriter::start(),
                 watchers,
+                alerts,
             },
             parts,
         ))
@@ -227,6 +243,12 @@ impl Runner {
                 self.handle(spawned).await;
             }
             Input::SpawnNow => {}
+            Input::AlertTest { channel, reply } => {
+                let alerts = self.alerts.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(alerts.test(channel).await);
+                });
+            }
             Input::ProbeQuality { reply } => {
                 let run = self.watchers.run_quality_now();
                 tokio::spawn(async move {
@@ -242,6 +264,7 @@ impl Runner {
         let mut events = VecDeque::from([event]);
         while let Some(ev) = events.pop_front() {
             let before = self.state.phase.name();
+            let (was_paused, was_ready) = (self.state.pause.is_some(), self.is_ready());
             let (next, actions) = decide(&self.state, ev, Now::real());
             self.state = next;
             for a in actions {
@@ -253,6 +276,7 @@ impl Runner {
             if before != after {
                 self.on_phase_change(before, after);
             }
+            self.raise_recoveries(was_paused, was_ready);
             self.notify_ready_once();
         }
     }
@@ -290,8 +314,15 @@ impl Runner {
                 self.save_state(Some(record));
             }
             Action::ClearPause => self.save_state(None),
-            Action::Alert { summary } => {
+            Action::Alert { about, summary } => {
                 tracing::warn!("{summary}");
+                let resume = self.resume_command();
+                self.alerts.raise(alerting::alert_for(
+                    &about,
+                    summary.clone(),
+                    &self.state,
+                    &resume,
+                ));
                 self.notice("alert", summary);
             }
             Action::Reply(r) => {
@@ -302,6 +333,39 @@ impl Runner {
             Action::Exit { code } => self.exit_code = Some(code),
         }
         None
+    }
+
+    /// The exact resume command for alerts: it names the socket when the config does.
+    fn resume_command(&self) -> String {
+        match &self.cfg.control.socket {
+            Some(p) => format!("{RESUME_HINT} --socket {}", p.display()),
+            None => RESUME_HINT.to_string(),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self.state.phase, Phase::Running { ready: true, .. })
+    }
+
+    /// A pause cleared (resume) or a gateway ready again ends those conditions' alerts.
+    fn raise_recoveries(&self, was_paused: bool, was_ready: bool) {
+        if was_paused && self.state.pause.is_none() {
+            self.alerts.raise(Alert::resolved(
+                "pause",
+                GATEWAY,
+                "resumed: the gateway is starting again",
+            ));
+        }
+        if !was_ready && self.is_ready() {
+            let pid = self.state.phase.pid().unwrap_or_default();
+            for kind in ["crash", "restart"] {
+                self.alerts.raise(Alert::resolved(
+                    kind,
+                    GATEWAY,
+                    format!("the gateway (pid {pid}) is ready again"),
+                ));
+            }
+        }
     }
 
     async fn spawn(&mut self) -> Event {
@@ -400,6 +464,13 @@ impl Runner {
         };
         match Config::load(&path) {
             Ok(new) => {
+                if new.alerts != self.cfg.alerts {
+                    tracing::warn!(
+                        "[alerts] changed: the new channels apply at the next start of clawvisor"
+                    );
+                }
+                self.alerts
+                    .raise(Alert::resolved("config", "config", "the config reloads again"));
                 if new.gateway != self.cfg.gateway {
                     tracing::info!(
                         "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
@@ -424,6 +495,15 @@ impl Runner {
                     errors.0.len()
                 );
                 let msg = format!("the new config has errors; keeping the old one:\n{errors}");
+                self.alerts.raise(
+                    Alert::new(
+                        "config",
+                        crate::alerts::Severity::Warning,
+                        "config",
+                        "reload refused: the new config has errors; keeping the old one",
+                    )
+                    .with_reason(errors.to_string()),
+                );
                 self.notice("alert", msg.clone());
                 Err(msg)
             }
@@ -437,6 +517,7 @@ impl Runner {
         let mut parts = serde_json::Map::new();
         parts.insert("logs".into(), self.logs.stats());
         parts.extend(self.watchers.snapshot());
+        parts.insert("alerts".into(), self.alerts.snapshot());
         Status {
             state: s.phase.name().to_string(),
             pid: s.phase.pid(),
