@@ -12,14 +12,7 @@ pub const GATEWAY: &str = "gateway";
 /// An `Action::Alert` as an [`Alert`], with context from the state after `decide()`.
 /// `resume_cmd` is the exact command that clears a pause on this machine.
 pub fn alert_for(about: &AlertAbout, summary: String, s: &State, resume_cmd: &str) -> Alert {
-    let (kind, severity, subject) = match about {
-        AlertAbout::Pause => ("pause".to_string(), Severity::Critical, GATEWAY.to_string()),
-        AlertAbout::Crash => ("crash".into(), Severity::Warning, GATEWAY.into()),
-        AlertAbout::Restart => ("restart".into(), Severity::Warning, GATEWAY.into()),
-        AlertAbout::Exit => ("exit".into(), Severity::Critical, GATEWAY.into()),
-        AlertAbout::Stop => ("stop".into(), Severity::Warning, GATEWAY.into()),
-        AlertAbout::Trouble { source } => (kind_of(source), Severity::Warning, source.clone()),
-    };
+    let (kind, severity, subject) = classify(about);
     let mut details = Details {
         last_exit: s.last_exit.as_ref().map(|e| e.exit.to_string()),
         gateway_pid: s.phase.pid().or(s.last_exit.as_ref().map(|e| e.pid)),
@@ -39,6 +32,24 @@ pub fn alert_for(about: &AlertAbout, summary: String, s: &State, resume_cmd: &st
         }
     }
     Alert::new(kind, severity, subject, summary).with_details(details)
+}
+
+/// The recovery of what `about` alerted about.
+pub fn resolved_for(about: &AlertAbout, summary: String) -> Alert {
+    let (kind, _, subject) = classify(about);
+    Alert::resolved(kind, subject, summary)
+}
+
+/// (kind, severity, subject) of what an alert is about.
+fn classify(about: &AlertAbout) -> (String, Severity, String) {
+    match about {
+        AlertAbout::Pause => ("pause".into(), Severity::Critical, GATEWAY.into()),
+        AlertAbout::Crash => ("crash".into(), Severity::Warning, GATEWAY.into()),
+        AlertAbout::Restart => ("restart".into(), Severity::Warning, GATEWAY.into()),
+        AlertAbout::Exit => ("exit".into(), Severity::Critical, GATEWAY.into()),
+        AlertAbout::Stop => ("stop".into(), Severity::Warning, GATEWAY.into()),
+        AlertAbout::Trouble { source } => (kind_of(source), Severity::Warning, source.clone()),
+    }
 }
 
 /// The alert kind of a watcher's or probe's source: "probes.liveness" is a "probe",

@@ -79,6 +79,10 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
             reason,
             reaction,
         } => trouble(&mut s, &mut out, now, source, reason, reaction),
+        Event::Cleared { source, reason } => out.push(Action::Resolved {
+            summary: format!("{source}: {reason}"),
+            about: AlertAbout::Trouble { source },
+        }),
     }
     (s, out)
 }

@@ -46,6 +46,11 @@ pub enum Event {
         reason: String,
         reaction: Reaction,
     },
+    /// The trouble a watcher or probe alerted about is over.
+    Cleared {
+        source: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +90,11 @@ pub enum Action {
     ClearPause,
     /// Tell a person (the alert router decides whom and how often).
     Alert {
+        about: AlertAbout,
+        summary: String,
+    },
+    /// The condition an earlier alert was about has ended (a recovery message).
+    Resolved {
         about: AlertAbout,
         summary: String,
     },

@@ -325,6 +325,11 @@ impl Runner {
                 ));
                 self.notice("alert", summary);
             }
+            Action::Resolved { about, summary } => {
+                tracing::info!("{summary}");
+                self.alerts.raise(alerting::resolved_for(&about, summary.clone()));
+                self.notice("recovered", summary);
+            }
             Action::Reply(r) => {
                 if let Some(tx) = self.reply.take() {
                     let _ = tx.send(r);
