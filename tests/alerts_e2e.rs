@@ -53,19 +53,36 @@ fn a_crash_loop_sends_one_pause_per_channel_and_resume_one_recovery() {
     let cv = Clawvisor::start(&["sh", "-c", &script], &config);
     wait_for_socket(&cv);
     let st = wait_status(&cv, "paused", |s| s["state"] == "paused");
-    assert!(st["pause"]["reason"].as_str().unwrap().contains("crash loop"), "{st}");
+    assert!(
+        st["pause"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("crash loop"),
+        "{st}"
+    );
 
     // One pause alert on each channel, after any group wait has passed, and nothing else:
     // the crashes before it were part of the pause's story.
     let first = json.wait_for(1, T);
     std::thread::sleep(Duration::from_secs(4));
     let got = json.requests();
-    assert_eq!(got.len(), 1, "{:?}", got.iter().map(|r| r.text()).collect::<Vec<_>>());
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(|r| r.text()).collect::<Vec<_>>()
+    );
     let v = first[0].json();
     eprintln!("===== pause alert (json webhook):\n{v:#}\n");
     assert_eq!(v["kind"], "pause");
     assert_eq!(v["status"], "firing");
-    assert!(v["reason"].as_str().unwrap().contains("crash loop: 4 failures"), "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("crash loop: 4 failures"),
+        "{v}"
+    );
     assert_eq!(v["last_exit"], "exit code 3");
     assert_eq!(v["restarts_in_window"], 4);
     let sock = cv.path("clawvisor.sock");
@@ -85,7 +102,12 @@ fn a_crash_loop_sends_one_pause_per_channel_and_resume_one_recovery() {
             .any(|l| l.contains("fatal: cannot bind 127.0.0.1:18789 (address in use)")),
         "{lines:?}"
     );
-    assert!(v["text"].as_str().unwrap().contains("resume with: clawvisor ctl resume --socket"));
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .contains("resume with: clawvisor ctl resume --socket")
+    );
     assert!(eventually(T, || hook_json(&hooks).len() == 1));
     let hooked = hook_json(&hooks);
     assert_eq!(hooked[0]["kind"], "pause");
@@ -95,7 +117,9 @@ fn a_crash_loop_sends_one_pause_per_channel_and_resume_one_recovery() {
     std::fs::write(&fixed, "").unwrap();
     let (code, _, err) = ctl(&cv, &["resume"]);
     assert_eq!(code, 0, "{err}");
-    wait_status(&cv, "running", |s| s["state"] == "running" && s["ready"] == true);
+    wait_status(&cv, "running", |s| {
+        s["state"] == "running" && s["ready"] == true
+    });
     let got = json.wait_for(2, T);
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(json.requests().len(), 2);
@@ -107,9 +131,16 @@ fn a_crash_loop_sends_one_pause_per_channel_and_resume_one_recovery() {
     assert!(eventually(T, || hook_json(&hooks).len() == 2));
     assert_eq!(hook_json(&hooks).len(), 2);
     let st = status(&cv);
-    let chans = st["parts"]["alerts"]["channels"].as_array().unwrap().clone();
+    let chans = st["parts"]["alerts"]["channels"]
+        .as_array()
+        .unwrap()
+        .clone();
     for c in &chans {
-        assert_eq!((c["sent"].as_u64(), c["failed"].as_u64()), (Some(2), Some(0)), "{c}");
+        assert_eq!(
+            (c["sent"].as_u64(), c["failed"].as_u64()),
+            (Some(2), Some(0)),
+            "{c}"
+        );
     }
 }
 
@@ -128,7 +159,10 @@ fn fifty_crashes_in_a_minute_send_a_bounded_handful_of_messages() {
         closed_port(),
         channels(&json, &hooks)
     );
-    let cv = Clawvisor::start(&["sh", "-c", "echo \"boom $$\" >&2; sleep 0.05; exit 1"], &config);
+    let cv = Clawvisor::start(
+        &["sh", "-c", "echo \"boom $$\" >&2; sleep 0.05; exit 1"],
+        &config,
+    );
     wait_for_socket(&cv);
     wait_status(&cv, "50 restarts", |s| s["restarts"].as_u64() >= Some(50));
     std::thread::sleep(Duration::from_secs(3));
@@ -146,7 +180,11 @@ fn fifty_crashes_in_a_minute_send_a_bounded_handful_of_messages() {
         .find(|v| v["kind"] == "crash")
         .unwrap_or_else(|| panic!("{summary:?}"));
     assert!(crash["occurrences"].as_u64().unwrap() > 1, "{crash}");
-    assert_eq!(hook_json(&hooks).len(), got.len(), "every channel got the same few");
+    assert_eq!(
+        hook_json(&hooks).len(),
+        got.len(),
+        "every channel got the same few"
+    );
     let suppressed = &st["parts"]["alerts"]["suppressed"];
     assert!(suppressed["dedup"].as_u64().unwrap() >= 40, "{suppressed}");
 }

@@ -27,12 +27,7 @@ fn hook_outputs(dir: &Path, prefix: &str) -> Vec<String> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(prefix)
-        })
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     v.sort();
@@ -50,7 +45,8 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
     let hooks = dir.path().join("hooks");
     std::fs::create_dir(&hooks).unwrap();
     let script = "env | grep ^CLAWVISOR_ALERT_ | sort > \"$0/env.$$\"; cat > \"$0/stdin.$$\"";
-    let mut config = String::from("[alerts]\ngroup_wait = \"1s\"\nattempts = 2\nhost = \"mail-box\"\n");
+    let mut config =
+        String::from("[alerts]\ngroup_wait = \"1s\"\nattempts = 2\nhost = \"mail-box\"\n");
     config += &smtp_channel("starttls", starttls.port, "starttls", &pki.ca, "20s");
     config += &smtp_channel("tls", tls.port, "tls", &pki.ca, "20s");
     config += &smtp_channel("plain", plain.port, "none", &pki.ca, "20s");
@@ -68,12 +64,20 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
     let (code, out, err) = ctl(&cv, &["alert", "test"]);
     let took = t0.elapsed();
     assert_eq!(code, 1, "the mute channel fails the test: {out}{err}");
-    for ok in ["ok     starttls: delivered", "ok     tls: delivered", "ok     plain: delivered", "ok     hook: delivered"] {
+    for ok in [
+        "ok     starttls: delivered",
+        "ok     tls: delivered",
+        "ok     plain: delivered",
+        "ok     hook: delivered",
+    ] {
         assert!(out.contains(ok), "missing {ok:?} in {out}");
     }
     assert!(out.contains("FAILED mute: timed out after 2s"), "{out}");
     assert!(took < Duration::from_secs(10), "alert test took {took:?}");
-    assert!(*mute.accepted.lock().unwrap() >= 1, "the mute server was reached");
+    assert!(
+        *mute.accepted.lock().unwrap() >= 1,
+        "the mute server was reached"
+    );
 
     for (sink, starttls_flag) in [(&starttls, true), (&tls, false), (&plain, false)] {
         let mails = sink.mails();
@@ -81,9 +85,15 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
         let m = &mails[0];
         assert_eq!(m["starttls"], starttls_flag, "{m}");
         assert_eq!(m["mail_from"], "clawvisor@example.com");
-        assert_eq!(m["rcpt_tos"], serde_json::json!(["ops@example.com", "oncall@example.com"]));
+        assert_eq!(
+            m["rcpt_tos"],
+            serde_json::json!(["ops@example.com", "oncall@example.com"])
+        );
         let data = m["data"].as_str().unwrap();
-        assert!(data.contains("Subject: [mail-box] TEST test (clawvisor): test alert"), "{data}");
+        assert!(
+            data.contains("Subject: [mail-box] TEST test (clawvisor): test alert"),
+            "{data}"
+        );
     }
 
     // A real pause: mail arrives promptly while the mute channel is still failing, and the
@@ -106,9 +116,15 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
     let mail = &starttls.mails()[1];
     let data = mail["data"].as_str().unwrap();
     eprintln!("===== smtp (STARTTLS) as received by aiosmtpd:\n{data}\n");
-    assert!(data.contains("Subject: [mail-box] FIRING pause (gateway): paused: disk swap"), "{data}");
+    assert!(
+        data.contains("Subject: [mail-box] FIRING pause (gateway): paused: disk swap"),
+        "{data}"
+    );
     assert!(data.contains("panic: model file truncated"), "{data}");
-    assert!(data.contains("resume with: clawvisor ctl resume --socket"), "{data}");
+    assert!(
+        data.contains("resume with: clawvisor ctl resume --socket"),
+        "{data}"
+    );
     // Both mute attempts end within their bound (2 x 2s plus the 1s backoff).
     let st = wait_status(&cv, "mute gave up", |s| {
         s["parts"]["alerts"]["channels"][3]["failed"] == 2
@@ -171,6 +187,9 @@ fn a_hung_hook_is_killed_with_its_group_at_its_timeout() {
         .collect();
     assert_eq!(listed.len(), 2);
     for pid in listed {
-        assert!(eventually(T, || !alive(pid)), "pid {pid} survived the group kill");
+        assert!(
+            eventually(T, || !alive(pid)),
+            "pid {pid} survived the group kill"
+        );
     }
 }

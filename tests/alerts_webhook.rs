@@ -137,14 +137,23 @@ timeout = "2s"
     let s = slack.wait_for(2, T);
     show("slack", &s[1]);
     let text = s[1].json()["text"].as_str().unwrap().to_string();
-    assert!(text.starts_with("*[gw-box] FIRING pause (gateway)"), "{text}");
-    assert!(text.contains("resume with: clawvisor ctl resume --socket"), "{text}");
+    assert!(
+        text.starts_with("*[gw-box] FIRING pause (gateway)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("resume with: clawvisor ctl resume --socket"),
+        "{text}"
+    );
 
     // discord: 429 with Retry-After: 1 is honoured.
     let d = discord.wait_for(2, T);
     show("discord", &d[1]);
     let waited = d[1].at - d[0].at;
-    assert!(waited >= Duration::from_millis(900), "retried after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "retried after {waited:?}"
+    );
     let content = d[1].json()["content"].as_str().unwrap().to_string();
     assert!(content.chars().count() <= 2000);
     assert!(content.contains("maintenance window"));
@@ -154,7 +163,12 @@ timeout = "2s"
     show("gotify", g);
     let gv = g.json();
     assert!(gv["title"].as_str().unwrap().contains("FIRING pause"));
-    assert!(gv["message"].as_str().unwrap().contains("maintenance window"));
+    assert!(
+        gv["message"]
+            .as_str()
+            .unwrap()
+            .contains("maintenance window")
+    );
     assert_eq!(gv["priority"], 8);
     let n = &ntfy.wait_for(1, T)[0];
     show("ntfy", n);
@@ -175,10 +189,19 @@ timeout = "2s"
     assert_eq!(dn["retries"], 2, "{dn}");
     assert_eq!(dn["sent"], 0);
     assert!(dn["last_error_at"].is_string());
-    assert!(!st.to_string().contains("SECRET-IN-URL"), "a URL leaked: {st}");
-    assert!(!st.to_string().contains("tok-123"), "the token leaked: {st}");
+    assert!(
+        !st.to_string().contains("SECRET-IN-URL"),
+        "a URL leaked: {st}"
+    );
+    assert!(
+        !st.to_string().contains("tok-123"),
+        "the token leaked: {st}"
+    );
     let sl = channel(&st, "slack");
-    assert_eq!((sl["sent"].as_u64(), sl["retries"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (sl["sent"].as_u64(), sl["retries"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert!(sl["last_success"].is_string(), "{sl}");
     assert_eq!(channel(&st, "json")["kind"], "webhook:json");
     let (_, text, _) = ctl(&cv, &["status"]);
@@ -227,7 +250,10 @@ fn ctl_alert_test_reports_each_channel() {
     assert_eq!(v[0]["ok"], true);
     let (code, _, err) = ctl(&cv, &["alert", "test", "--channel", "nope"]);
     assert_eq!(code, 1);
-    assert!(err.contains("no alert channel named \"nope\" (channels: ok, bad)"), "{err}");
+    assert!(
+        err.contains("no alert channel named \"nope\" (channels: ok, bad)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -290,8 +316,25 @@ command = ["/nonexistent/page-me"]
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("3 warning(s)"), "{out}{err}");
     assert!(err.contains("alerts.webhook.0.token_env"), "{err}");
-    assert!(err.contains("$CLAWVISOR_TEST_NO_SUCH_VAR is not set"), "{err}");
+    assert!(
+        err.contains("$CLAWVISOR_TEST_NO_SUCH_VAR is not set"),
+        "{err}"
+    );
     assert!(err.contains("alerts.smtp.0.password_file"), "{err}");
     assert!(err.contains("alerts.exec.0.command"), "{err}");
     assert!(!err.contains("secret"), "a URL leaked: {err}");
+}
+
+#[test]
+fn the_example_config_documents_every_channel_kind() {
+    let text = common::example_config_all_on();
+    let cfg =
+        clawvisor::config::Config::parse(&text, "clawvisor.toml").unwrap_or_else(|e| panic!("{e}"));
+    let a = &cfg.alerts;
+    assert_eq!(a.webhook.len(), 2);
+    assert_eq!(a.smtp.len(), 1);
+    assert_eq!(a.exec.len(), 1);
+    assert_eq!(a.webhook[1].format, clawvisor::config::WebhookFormat::Ntfy);
+    assert_eq!(a.smtp[0].port(), 587);
+    assert_eq!(a.reminders.len(), 3);
 }

@@ -164,7 +164,10 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_and_separates_kind_from_subject() {
-        assert_eq!(fingerprint("pause", "gateway"), fingerprint("pause", "gateway"));
+        assert_eq!(
+            fingerprint("pause", "gateway"),
+            fingerprint("pause", "gateway")
+        );
         assert_ne!(fingerprint("ab", "c"), fingerprint("a", "bc"));
         // Pinned: receivers store it, so it must not change between versions.
         assert_eq!(fingerprint("pause", "gateway").len(), 16);

@@ -36,7 +36,7 @@ impl Filter {
             return true;
         }
         let a = &n.alert;
-        (self.kinds.is_empty() || self.kinds.iter().any(|k| *k == a.kind))
+        (self.kinds.is_empty() || self.kinds.contains(&a.kind))
             && self.min_severity.is_none_or(|m| a.severity >= m)
     }
 }

@@ -147,15 +147,20 @@ mod tests {
     use std::time::SystemTime;
 
     fn pause(lines: usize, line: &str) -> Notification {
-        let a = Alert::new("pause", Severity::Critical, "gateway", "paused: crash loop <&>")
-            .with_details(Details {
-                reason: Some("crash loop: 6 failures within 1m".into()),
-                gateway_pid: Some(42),
-                last_exit: Some("code 1".into()),
-                last_lines: (0..lines).map(|i| format!("{line} {i}")).collect(),
-                restarts_in_window: Some(6),
-                resume_command: Some("clawvisor ctl resume".into()),
-            });
+        let a = Alert::new(
+            "pause",
+            Severity::Critical,
+            "gateway",
+            "paused: crash loop <&>",
+        )
+        .with_details(Details {
+            reason: Some("crash loop: 6 failures within 1m".into()),
+            gateway_pid: Some(42),
+            last_exit: Some("code 1".into()),
+            last_lines: (0..lines).map(|i| format!("{line} {i}")).collect(),
+            restarts_in_window: Some(6),
+            resume_command: Some("clawvisor ctl resume".into()),
+        });
         Notification {
             fingerprint: a.fingerprint(),
             alert: a,
@@ -197,7 +202,10 @@ mod tests {
 
     #[test]
     fn discord_stays_within_2000_characters() {
-        let v = body_json(&render(WebhookFormat::Discord, &pause(20, &"é".repeat(290))));
+        let v = body_json(&render(
+            WebhookFormat::Discord,
+            &pause(20, &"é".repeat(290)),
+        ));
         let c = v["content"].as_str().unwrap();
         assert_eq!(c.chars().count(), 2000);
         assert!(c.starts_with("**[box] FIRING pause (gateway)"));
@@ -220,7 +228,12 @@ mod tests {
         let mut n = pause(1, "x");
         n.status = Status::Resolved;
         let v = body_json(&render(WebhookFormat::Gotify, &n));
-        assert!(v["title"].as_str().unwrap().starts_with("[box] RESOLVED pause"));
+        assert!(
+            v["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("[box] RESOLVED pause")
+        );
         assert!(v["message"].as_str().unwrap().contains("resolved: "));
         assert!(!v["message"].as_str().unwrap().contains("resume with"));
         assert_eq!(v["priority"], 4);

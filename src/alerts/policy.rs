@@ -187,7 +187,9 @@ impl Policy {
             return Some(t);
         }
         let last = e.last_sent?;
-        let i = e.reminders_sent.min(self.cfg.reminders.len().checked_sub(1)?);
+        let i = e
+            .reminders_sent
+            .min(self.cfg.reminders.len().checked_sub(1)?);
         Some(last + self.cfg.reminders[i])
     }
 
@@ -247,18 +249,27 @@ mod tests {
         let mut p = policy();
         let t0 = Instant::now();
         for i in 0..50 {
-            assert!(p.on_alert(crash(i), t0 + Duration::from_millis(100 * u64::from(i))).is_empty());
+            assert!(
+                p.on_alert(crash(i), t0 + Duration::from_millis(100 * u64::from(i)))
+                    .is_empty()
+            );
         }
         assert_eq!(p.next_deadline(), Some(t0 + WAIT));
         assert!(p.on_tick(t0 + WAIT - Duration::from_millis(1)).is_empty());
         let out = p.on_tick(t0 + WAIT);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].occurrences, 50);
-        assert_eq!(out[0].alert.summary, "crash 49", "the latest occurrence is shown");
+        assert_eq!(
+            out[0].alert.summary, "crash 49",
+            "the latest occurrence is shown"
+        );
         assert!(!out[0].reminder && out[0].status == Status::Firing);
         // More of the same only counts, until the first reminder an hour later.
         for i in 0..5 {
-            assert!(p.on_alert(crash(i), t0 + WAIT + Duration::from_secs(1)).is_empty());
+            assert!(
+                p.on_alert(crash(i), t0 + WAIT + Duration::from_secs(1))
+                    .is_empty()
+            );
         }
         assert_eq!(p.suppressed.dedup, 5);
         assert_eq!(p.next_deadline(), Some(t0 + WAIT + HOUR));
@@ -304,14 +315,27 @@ mod tests {
         let t0 = Instant::now();
         p.on_alert(crash(0), t0);
         p.on_tick(t0 + WAIT);
-        let r = p.on_alert(Alert::resolved("crash", "gateway", "ready again"), t0 + HOUR / 2);
+        let r = p.on_alert(
+            Alert::resolved("crash", "gateway", "ready again"),
+            t0 + HOUR / 2,
+        );
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].status, Status::Resolved);
-        assert_eq!(r[0].alert.severity, Severity::Warning, "keeps the alert's severity");
+        assert_eq!(
+            r[0].alert.severity,
+            Severity::Warning,
+            "keeps the alert's severity"
+        );
         assert_eq!(r[0].fingerprint, crash(0).fingerprint());
         // A second recovery, or one for something never firing, sends nothing.
-        assert!(p.on_alert(Alert::resolved("crash", "gateway", "again"), t0 + HOUR).is_empty());
-        assert!(p.on_alert(Alert::resolved("disk", "logs", "fine"), t0 + HOUR).is_empty());
+        assert!(
+            p.on_alert(Alert::resolved("crash", "gateway", "again"), t0 + HOUR)
+                .is_empty()
+        );
+        assert!(
+            p.on_alert(Alert::resolved("disk", "logs", "fine"), t0 + HOUR)
+                .is_empty()
+        );
         assert_eq!(p.next_deadline(), None);
     }
 

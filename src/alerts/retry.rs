@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let d: Vec<_> = (1..=9).map(|n| delay_after(n, Retry::Backoff).unwrap()).collect();
+        let d: Vec<_> = (1..=9)
+            .map(|n| delay_after(n, Retry::Backoff).unwrap())
+            .collect();
         assert_eq!(d[0], Duration::from_secs(1));
         assert_eq!(d[1], Duration::from_secs(2));
         assert_eq!(d[2], Duration::from_secs(4));

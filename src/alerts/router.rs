@@ -246,7 +246,10 @@ async fn timer(inner: Arc<Inner>) {
             _ = sleep_until(deadline) => {}
         }
         let out = inner.policy.lock().unwrap().on_tick(Instant::now());
-        AlertRouter { inner: inner.clone() }.dispatch(&out);
+        AlertRouter {
+            inner: inner.clone(),
+        }
+        .dispatch(&out);
     }
 }
 

@@ -40,7 +40,8 @@ impl Smtp {
             _ => {
                 let mut b = TlsParameters::builder(cfg.server.clone());
                 if let Some(ca) = &cfg.ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+                    let pem =
+                        std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
                     let cert = Certificate::from_pem(&pem)
                         .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
                     b = b.add_root_certificate(cert);

@@ -34,7 +34,13 @@ pub fn body(n: &Notification) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "{}", a.summary);
     let _ = writeln!(b);
-    let _ = writeln!(b, "kind: {} ({}), subject: {}", a.kind, a.severity.name(), a.subject);
+    let _ = writeln!(
+        b,
+        "kind: {} ({}), subject: {}",
+        a.kind,
+        a.severity.name(),
+        a.subject
+    );
     let _ = writeln!(b, "host: {}", n.host);
     if let Some(r) = &d.reason
         && r != &a.summary
@@ -126,7 +132,11 @@ mod tests {
             let b = truncate_bytes(&s, max);
             assert!(b.len() <= max.max(3), "{max}: {}", b.len());
             // It is a String, so valid UTF-8 by construction; the cut kept whole characters.
-            assert!(b.trim_end_matches('…').chars().all(|ch| "日本語のログ".contains(ch)));
+            assert!(
+                b.trim_end_matches('…')
+                    .chars()
+                    .all(|ch| "日本語のログ".contains(ch))
+            );
         }
         assert_eq!(truncate_chars("short", 10), "short");
         assert_eq!(truncate_bytes("short", 10), "short");

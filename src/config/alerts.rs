@@ -254,7 +254,10 @@ impl AlertsConfig {
             } else {
                 "smtp".into()
             };
-            out.push((format!("alerts.smtp.{i}"), m.name.clone().unwrap_or(default)));
+            out.push((
+                format!("alerts.smtp.{i}"),
+                m.name.clone().unwrap_or(default),
+            ));
         }
         for (i, e) in self.exec.iter().enumerate() {
             let name = e.name.clone().unwrap_or(format!("exec-{}", i + 1));
@@ -272,7 +275,10 @@ impl AlertsConfig {
         }
         for (i, r) in self.reminders.iter().enumerate() {
             if r.get().is_zero() {
-                out.push((format!("alerts.reminders.{i}"), "must be longer than 0s".into()));
+                out.push((
+                    format!("alerts.reminders.{i}"),
+                    "must be longer than 0s".into(),
+                ));
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -296,7 +302,10 @@ impl AlertsConfig {
                 Err(e) => out.push((at("url"), format!("is not a URL ({e})"))),
             }
             if w.token_file.is_some() && w.token_env.is_some() {
-                out.push((at("token_file"), "set token_file or token_env, not both".into()));
+                out.push((
+                    at("token_file"),
+                    "set token_file or token_env, not both".into(),
+                ));
             }
             for k in w.headers.keys() {
                 if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
@@ -346,7 +355,13 @@ impl AlertsConfig {
     pub fn environment_warnings(&self, out: &mut Vec<(String, String)>) {
         for (i, w) in self.webhook.iter().enumerate() {
             let at = |k: &str| format!("alerts.webhook.{i}.{k}");
-            check_secret(w.token_file.as_ref(), w.token_env.as_deref(), "token", &at, out);
+            check_secret(
+                w.token_file.as_ref(),
+                w.token_env.as_deref(),
+                "token",
+                &at,
+                out,
+            );
         }
         for (i, m) in self.smtp.iter().enumerate() {
             let at = |k: &str| format!("alerts.smtp.{i}.{k}");
@@ -406,7 +421,10 @@ fn check_secret(
     if let Some(path) = file
         && let Err(e) = std::fs::read_to_string(path)
     {
-        out.push((at(&format!("{what}_file")), format!("{}: {e}", path.display())));
+        out.push((
+            at(&format!("{what}_file")),
+            format!("{}: {e}", path.display()),
+        ));
     }
     if let Some(var) = env
         && std::env::var_os(var).is_none()

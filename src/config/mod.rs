@@ -22,14 +22,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use control::{ControlConfig, MAX_SOCKET_PATH};
-pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
-pub use load::{ConfigError, ConfigErrors};
-pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use alerts::{
     AlertFilter, AlertsConfig, ExecChannelConfig, SEVERITIES, SmtpChannelConfig, SmtpSecurity,
     WebhookChannelConfig, WebhookFormat,
 };
+pub use control::{ControlConfig, MAX_SOCKET_PATH};
+pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
+pub use load::{ConfigError, ConfigErrors};
+pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::MetricsConfig;
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,

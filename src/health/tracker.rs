@@ -113,7 +113,8 @@ impl ProbeTracker {
                 let mut alerted = std::mem::take(&mut self.noted);
                 if self.failed && self.passes >= self.rules.success_threshold {
                     self.failed = false;
-                    alerted |= std::mem::take(&mut self.fired) && self.rules.reaction == Reaction::Alert;
+                    alerted |=
+                        std::mem::take(&mut self.fired) && self.rules.reaction == Reaction::Alert;
                 }
                 return alerted.then(|| Verdict::cleared("passes again"));
             }

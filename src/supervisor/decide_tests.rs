@@ -514,14 +514,24 @@ fn alerts_say_what_they_are_about_and_a_cleared_trouble_resolves() {
         exit: Exit::Code(1),
     });
     assert!(
-        a.iter()
-            .any(|x| matches!(x, Action::Alert { about: AlertAbout::Crash, .. })),
+        a.iter().any(|x| matches!(
+            x,
+            Action::Alert {
+                about: AlertAbout::Crash,
+                ..
+            }
+        )),
         "{a:?}"
     );
     let a = sim.ev(Event::Command(Command::Pause { reason: None }));
     assert!(
-        a.iter()
-            .any(|x| matches!(x, Action::Alert { about: AlertAbout::Pause, .. })),
+        a.iter().any(|x| matches!(
+            x,
+            Action::Alert {
+                about: AlertAbout::Pause,
+                ..
+            }
+        )),
         "{a:?}"
     );
     let a = sim.ev(Event::Trouble {

@@ -327,7 +327,8 @@ impl Runner {
             }
             Action::Resolved { about, summary } => {
                 tracing::info!("{summary}");
-                self.alerts.raise(alerting::resolved_for(&about, summary.clone()));
+                self.alerts
+                    .raise(alerting::resolved_for(&about, summary.clone()));
                 self.notice("recovered", summary);
             }
             Action::Reply(r) => {
@@ -474,8 +475,11 @@ impl Runner {
                         "[alerts] changed: the new channels apply at the next start of clawvisor"
                     );
                 }
-                self.alerts
-                    .raise(Alert::resolved("config", "config", "the config reloads again"));
+                self.alerts.raise(Alert::resolved(
+                    "config",
+                    "config",
+                    "the config reloads again",
+                ));
                 if new.gateway != self.cfg.gateway {
                     tracing::info!(
                         "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"

@@ -46,7 +46,11 @@ impl HeldThreshold {
         if self.is_off() || value <= self.limit {
             self.above_since = None;
             let was = std::mem::take(&mut self.fired);
-            return if was { Crossing::Cleared } else { Crossing::None };
+            return if was {
+                Crossing::Cleared
+            } else {
+                Crossing::None
+            };
         }
         let since = *self.above_since.get_or_insert(now);
         if !self.fired && now.duration_since(since) >= self.hold {

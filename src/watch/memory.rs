@@ -150,7 +150,11 @@ mod tests {
         let v = m.observe(&sample(50 << 20), t0 + s(50));
         assert_eq!(v.len(), 1);
         assert!(v[0].cleared, "{v:?}");
-        assert!(v[0].reason.contains("back under memory.warn_above"), "{}", v[0].reason);
+        assert!(
+            v[0].reason.contains("back under memory.warn_above"),
+            "{}",
+            v[0].reason
+        );
         assert!(m.observe(&sample(50 << 20), t0 + s(55)).is_empty());
     }
 
