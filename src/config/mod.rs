@@ -7,10 +7,12 @@
 mod alerts;
 mod control;
 mod environment;
+mod explain;
 mod gateway;
 mod load;
 mod logs;
 mod notify;
+mod paths;
 mod probes;
 mod restart;
 mod state;
@@ -28,7 +30,7 @@ pub use alerts::{
 };
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
-pub use load::{ConfigError, ConfigErrors};
+pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use notify::MetricsConfig;
 pub use probes::{

@@ -88,10 +88,18 @@ fn memory(v: &Value) -> Option<String> {
         Some(g) => format!("-{}/h", Size((-g) as u64)),
         None => "growth: not enough samples".into(),
     };
+    // PSS is read less often than RSS (smaps_rollup is costly): say how old it is.
+    let pss_age = v["pss_age_secs"]
+        .as_f64()
+        .map(|a| a + v["age_secs"].as_f64().unwrap_or(0.0));
+    let pss = match pss_age {
+        Some(a) if a >= 1.0 => format!("{} (sampled {a:.0}s ago)", size(&v["pss_bytes"])),
+        Some(_) => size(&v["pss_bytes"]),
+        None => "not sampled yet".into(),
+    };
     Some(format!(
-        "rss {}, pss {} over {} processes, {growth}; warn above {}, restart above {}",
+        "rss {}, pss {pss} over {} processes, {growth}; warn above {}, restart above {}",
         size(&v["rss_bytes"]),
-        size(&v["pss_bytes"]),
         num(&v["processes"]),
         v["warn_above"].as_str().unwrap_or("-"),
         v["restart_above"].as_str().unwrap_or("-"),

@@ -22,7 +22,7 @@ use crate::watch::shared::{Shared, sleep_or_child_change};
 pub async fn startup_gate_task(shared: Arc<Shared>) {
     loop {
         if let Some(v) = shared.with_gate(Instant::now(), |g| g.check(Instant::now())) {
-            shared.send("probes.startup", v);
+            shared.send(crate::watch::shared::STARTUP_SOURCE, v);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -201,6 +201,9 @@ pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
 /// A request to run the quality tests now; the report (or why not) comes back.
 pub type QualityRequest = oneshot::Sender<Result<Value, String>>;
 
+/// How often the quality task looks whether the gateway is ready, before its first run.
+const READY_POLL: Duration = Duration::from_millis(500);
+
 pub async fn quality_task(
     shared: Arc<Shared>,
     cfg: QualityConfig,
@@ -219,8 +222,14 @@ pub async fn quality_task(
         json!({"tests": path, "runs": 0, "next_run_in_secs": cfg.every.get().as_secs()}),
     );
     let mut runs = 0u64;
+    // The first run comes as soon as the gateway is first ready, not a whole `every` (6h by
+    // default) later: a model that answers badly from the start is found at once.
+    let mut first_pending = true;
     loop {
-        let wait = next_run.saturating_duration_since(Instant::now());
+        let mut wait = next_run.saturating_duration_since(Instant::now());
+        if first_pending {
+            wait = wait.min(READY_POLL);
+        }
         let reply = tokio::select! {
             _ = tokio::time::sleep(wait) => None,
             r = now_requests.recv() => match r {
@@ -229,6 +238,12 @@ pub async fn quality_task(
             },
         };
         let scheduled = reply.is_none();
+        if scheduled && first_pending && Instant::now() < next_run {
+            if !shared.is_ready() {
+                continue;
+            }
+            tracing::info!("the gateway is ready: running the quality tests for the first time");
+        }
         if scheduled {
             next_run = Instant::now() + cfg.every.get();
         }
@@ -241,6 +256,7 @@ pub async fn quality_task(
         let tests = match load_tests(&path) {
             Ok(t) => t,
             Err(e) => {
+                first_pending = false;
                 shared
                     .readings
                     .publish(part, json!({"tests": path, "error": e}));
@@ -268,6 +284,7 @@ pub async fn quality_task(
             token: token.as_deref(),
         };
         let report = run_tests(&client, &tests, &endpoint, &cfg).await;
+        first_pending = false;
         runs += 1;
         let mut v = report.to_json(cfg.min_pass_rate);
         v["tests"] = json!(path);

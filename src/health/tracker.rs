@@ -229,18 +229,26 @@ impl StartupGate {
 
     /// The restart verdict, once, when the timeout passes without proof of life.
     pub fn check(&mut self, now: Instant) -> Option<Verdict> {
-        let t = self.spawned_at?;
-        if self.started || self.fired || now.duration_since(t) < self.timeout {
+        if !self.timed_out(now) || self.fired {
             return None;
         }
         self.fired = true;
-        Some(Verdict::new(
-            Reaction::Restart,
-            format!(
-                "no probe passed within probes.startup_timeout ({}) of the start",
-                humantime::format_duration(self.timeout)
-            ),
-        ))
+        Some(Verdict::new(Reaction::Restart, self.timeout_reason()))
+    }
+
+    /// The timeout passed and no probe has passed yet for this child.
+    pub fn timed_out(&self, now: Instant) -> bool {
+        self.spawned_at
+            .is_some_and(|t| !self.started && now.duration_since(t) >= self.timeout)
+    }
+
+    /// Why a child that never passed a probe in time is restarted; marks the gate as fired.
+    pub fn timeout_reason(&mut self) -> String {
+        self.fired = true;
+        format!(
+            "no probe passed within probes.startup_timeout ({}) of the start",
+            humantime::format_duration(self.timeout)
+        )
     }
 }
 

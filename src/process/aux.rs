@@ -57,13 +57,11 @@ impl AuxRunner {
     }
 
     async fn run_spec(&self, spec: ChildSpec, timeout: Duration) -> Result<(Exit, String), String> {
-        let argv = spec.argv.clone();
-        let child = self.spawner.spawn(spec).await.map_err(|e| {
-            format!(
-                "cannot run {:?}: {e}",
-                argv.first().unwrap_or(&String::new())
-            )
-        })?;
+        let child = self
+            .spawner
+            .spawn(spec)
+            .await
+            .map_err(|e| format!("cannot run it: {e}"))?;
         let pid = child.pid;
         self.aux.lock().unwrap().insert(pid);
         let exited = self.reaper.watch(pid);

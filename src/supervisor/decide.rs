@@ -25,8 +25,8 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                 out.push(Action::Alert {
                     about: AlertAbout::Pause,
                     summary: format!(
-                        "still paused since an earlier run: {}; the gateway stays down until `{RESUME_HINT}`",
-                        p.reason
+                        "still paused since an earlier run: {}; the gateway stays down until `{}`",
+                        p.reason, s.resume_hint
                     ),
                 });
                 s.pause = Some(p);
@@ -121,7 +121,7 @@ fn pause(s: &mut State, out: &mut Vec<Action>, now: Now, reason: String) {
     out.push(Action::SavePause(record.clone()));
     out.push(Action::Alert {
         about: AlertAbout::Pause,
-        summary: format!("paused: {reason}; resume with `{RESUME_HINT}`"),
+        summary: format!("paused: {reason}; resume with `{}`", s.resume_hint),
     });
     s.pause = Some(record);
     match s.phase.clone() {
@@ -214,9 +214,16 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
     };
     if !restart {
         let code = exit.as_exit_code();
+        let summary = if s.rules.restart.policy == RestartPolicy::OnFailure {
+            format!(
+                "gateway ended cleanly ({exit}); restart.policy = \"on-failure\" restarts only after a failure, so clawvisor exits too"
+            )
+        } else {
+            format!("gateway ended ({exit}); restart.policy = \"never\": clawvisor exits too")
+        };
         out.push(Action::Alert {
             about: AlertAbout::Exit,
-            summary: format!("gateway ended ({exit}); restart.policy says no restart: exiting"),
+            summary,
         });
         s.phase = Phase::Exiting { code };
         out.push(Action::Exit { code });
@@ -357,8 +364,9 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
     };
     let paused_err = || {
         format!(
-            "paused ({}): run `{RESUME_HINT}` first",
-            s.pause.as_ref().map_or("no reason", |p| p.reason.as_str())
+            "paused ({}): run `{}` first",
+            s.pause.as_ref().map_or("no reason", |p| p.reason.as_str()),
+            s.resume_hint
         )
     };
     match (cmd, s.phase.clone()) {
@@ -366,6 +374,11 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
         (Command::Pause { reason }, phase) => {
             if phase == Phase::Paused {
                 return reply(out, Err("already paused".into()));
+            }
+            if let Some(p) = &s.pause {
+                // A pause is stopping the gateway: its reason (often a person's) stands.
+                let msg = format!("already pausing (stopping the gateway): {}", p.reason);
+                return reply(out, Err(msg));
             }
             let reason = reason.unwrap_or_else(|| "paused by `clawvisor ctl pause`".into());
             pause(s, out, now, reason);

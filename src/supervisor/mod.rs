@@ -5,8 +5,10 @@ mod backoff;
 mod decide;
 mod event;
 mod exit;
+pub mod hint;
 mod pause;
 pub mod persist;
+mod reload_scope;
 mod state;
 pub mod wall_time;
 
@@ -23,5 +25,7 @@ mod notice;
 pub use notice::{Notice, NoticeSender};
 mod runner;
 pub use runner::{Parts, Runner};
+#[cfg(test)]
+mod decide_props;
 #[cfg(test)]
 mod decide_tests;

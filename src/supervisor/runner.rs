@@ -19,7 +19,7 @@ use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 
 use super::alerting::{self, GATEWAY};
-use super::decide::{RESUME_HINT, decide};
+use super::decide::decide;
 use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
@@ -51,6 +51,11 @@ pub struct Runner {
     exit_code: Option<i32>,
     notified_ready: bool,
     state_writer: StateWriter,
+    /// Why the last write of state.json failed, until one succeeds: a pause that is not
+    /// saved does not survive a restart of clawvisor, and status and replies say so.
+    state_file_error: Option<String>,
+    /// A write failed while handling the current command (its reply says so).
+    save_failed_now: bool,
     watchers: crate::watch::Watchers,
     alerts: AlertRouter,
 }
@@ -69,7 +74,7 @@ impl Runner {
         let reaper =
             Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
         let aux = AuxRunner {
-            spawner: Spawner::start(),
+            spawner: Spawner::start(reaper.clone()),
             reaper,
             aux: AuxSet::default(),
         };
@@ -119,7 +124,9 @@ impl Runner {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        let mut state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        state.resume_hint =
+            super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
             crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let parts = Parts {
@@ -141,6 +148,8 @@ impl Runner {
                 exit_code: None,
                 notified_ready: false,
                 state_writer: StateWriter::start(),
+                state_file_error: None,
+                save_failed_now: false,
                 watchers,
                 alerts,
             },
@@ -206,6 +215,7 @@ impl Runner {
             Input::Event(e) => self.handle(e).await,
             Input::Command { command, reply } => {
                 self.reply = Some(reply);
+                self.save_failed_now = false;
                 self.handle(Event::Command(command)).await;
                 if let Some(r) = self.reply.take() {
                     let _ = r.send(Err("no answer".into()));
@@ -316,12 +326,11 @@ impl Runner {
             Action::ClearPause => self.save_state(None),
             Action::Alert { about, summary } => {
                 tracing::warn!("{summary}");
-                let resume = self.resume_command();
                 self.alerts.raise(alerting::alert_for(
                     &about,
                     summary.clone(),
                     &self.state,
-                    &resume,
+                    &self.state.resume_hint,
                 ));
                 self.notice("alert", summary);
             }
@@ -332,6 +341,19 @@ impl Runner {
                 self.notice("recovered", summary);
             }
             Action::Reply(r) => {
+                let r = match (r, &self.state_file_error) {
+                    (Ok(msg), Some(e)) if self.save_failed_now => {
+                        let what = if self.state.pause.is_some() {
+                            "the pause"
+                        } else {
+                            "clearing the pause"
+                        };
+                        Ok(format!(
+                            "{msg}; but {what} could not be saved ({e}): it will not survive a restart of clawvisor"
+                        ))
+                    }
+                    (r, _) => r,
+                };
                 if let Some(tx) = self.reply.take() {
                     let _ = tx.send(r);
                 }
@@ -339,14 +361,6 @@ impl Runner {
             Action::Exit { code } => self.exit_code = Some(code),
         }
         None
-    }
-
-    /// The exact resume command for alerts: it names the socket when the config does.
-    fn resume_command(&self) -> String {
-        match &self.cfg.control.socket {
-            Some(p) => format!("{RESUME_HINT} --socket {}", p.display()),
-            None => RESUME_HINT.to_string(),
-        }
     }
 
     fn is_ready(&self) -> bool {
@@ -400,10 +414,7 @@ impl Runner {
                 Event::Spawned { pid }
             }
             Err(e) => Event::SpawnFailed {
-                error: format!(
-                    "{:?}: {e}",
-                    self.cfg.gateway.command.first().unwrap_or(&String::new())
-                ),
+                error: e.to_string(),
             },
         }
     }
@@ -413,7 +424,7 @@ impl Runner {
             Phase::Running { pid, .. } => format!("pid {pid}"),
             Phase::Backoff { delay, .. } => format!("restart in {:.1}s", delay.as_secs_f64()),
             Phase::Paused => self.state.pause.as_ref().map_or(String::new(), |p| {
-                format!("{}; resume with `{RESUME_HINT}`", p.reason)
+                format!("{}; resume with `{}`", p.reason, self.state.resume_hint)
             }),
             Phase::Stopping { then, .. } => format!("then {}", format!("{then:?}").to_lowercase()),
             Phase::Exiting { code } => format!("exit code {code}"),
@@ -455,12 +466,18 @@ impl Runner {
         });
     }
 
-    fn save_state(&self, pause: Option<PauseRecord>) {
-        if let Err(e) = self.state_writer.save(&self.cfg.state.dir, pause) {
-            tracing::error!(
-                "cannot write {}: {e} (the pause will not survive a restart of clawvisor)",
-                persist::path_in(&self.cfg.state.dir).display()
-            );
+    fn save_state(&mut self, pause: Option<PauseRecord>) {
+        match self.state_writer.save(&self.cfg.state.dir, pause) {
+            Ok(()) => self.state_file_error = None,
+            Err(e) => {
+                let e = format!(
+                    "cannot write {}: {e}",
+                    persist::path_in(&self.cfg.state.dir).display()
+                );
+                tracing::error!("{e} (the pause will not survive a restart of clawvisor)");
+                self.state_file_error = Some(e);
+                self.save_failed_now = true;
+            }
         }
     }
 
@@ -468,31 +485,35 @@ impl Runner {
         let Some(path) = self.cfg.source.clone() else {
             return Err("clawvisor runs on its built-in config: nothing to reload".into());
         };
-        match Config::load(&path) {
+        let loaded = Config::load(&path).and_then(|new| {
+            // The same preflight as at start-up (the socket is kept, so not checked).
+            let problems = crate::preflight::problems(&new, None);
+            if problems.is_empty() {
+                Ok(new)
+            } else {
+                Err(crate::config::locate(new.source.as_deref(), problems))
+            }
+        });
+        match loaded {
             Ok(new) => {
-                if new.alerts != self.cfg.alerts {
-                    tracing::warn!(
-                        "[alerts] changed: the new channels apply at the next start of clawvisor"
-                    );
-                }
                 self.alerts.raise(Alert::resolved(
                     "config",
                     "config",
                     "the config reloads again",
                 ));
-                if new.gateway != self.cfg.gateway {
-                    tracing::info!(
-                        "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
-                    );
-                }
+                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
                     .await;
                 self.cfg = new;
-                tracing::info!(config = %path.display(), "config reloaded");
-                self.notice("reload", format!("config reloaded from {}", path.display()));
-                Ok(format!("reloaded {}", path.display()))
+                let mut msg = format!("reloaded {}", path.display());
+                for l in &later {
+                    msg.push_str(&format!("\n  not yet applied: {l}"));
+                }
+                tracing::info!(config = %path.display(), "config {msg}");
+                self.notice("reload", msg.clone());
+                Ok(msg)
             }
             Err(errors) => {
                 for e in &errors.0 {
@@ -527,6 +548,12 @@ impl Runner {
         parts.insert("logs".into(), self.logs.stats());
         parts.extend(self.watchers.snapshot());
         parts.insert("alerts".into(), self.alerts.snapshot());
+        if let Some(e) = &self.state_file_error {
+            parts.insert(
+                "state_file".into(),
+                serde_json::json!({ "error": format!("{e}; the pause will not survive a restart of clawvisor") }),
+            );
+        }
         Status {
             state: s.phase.name().to_string(),
             pid: s.phase.pid(),
@@ -544,7 +571,7 @@ impl Runner {
                 _ => None,
             },
             pause: s.pause.clone(),
-            resume_hint: s.pause.as_ref().map(|_| RESUME_HINT.to_string()),
+            resume_hint: s.pause.as_ref().map(|_| s.resume_hint.clone()),
             last_reason: s.last_reason.clone(),
             parts,
         }

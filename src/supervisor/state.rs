@@ -133,6 +133,8 @@ pub struct State {
     /// When the current (or last) child was spawned.
     pub started: Option<Instant>,
     pub rng: u64,
+    /// The command that clears a pause, as printed in alerts (see [`super::hint`]).
+    pub resume_hint: String,
 }
 
 impl State {
@@ -149,6 +151,7 @@ impl State {
             last_reason: None,
             started: None,
             rng: seed | 1,
+            resume_hint: super::decide::RESUME_HINT.to_string(),
         }
     }
 
