@@ -153,7 +153,9 @@ pub fn start(spec: &ChildSpec) -> Result<Forked, StartError> {
 
     let devnull: OwnedFd = match &spec.stdin {
         // An alert hook's input, shared read-only with this child.
-        Some(fd) => fd.try_clone().map_err(|e| os_error("cannot pass stdin", e))?,
+        Some(fd) => fd
+            .try_clone()
+            .map_err(|e| os_error("cannot pass stdin", e))?,
         None => std::fs::File::open("/dev/null")
             .map_err(|e| os_error("/dev/null", e))?
             .into(),
