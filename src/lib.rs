@@ -9,5 +9,6 @@ pub mod health;
 pub mod logs;
 pub mod preflight;
 pub mod process;
+pub mod self_log;
 pub mod supervisor;
 pub mod watch;

@@ -62,30 +62,7 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat, level: &str) -> Result<(), String> {
-    // A bare word is a target name to the filter syntax ("loud" = everything from a crate
-    // named loud): here it is surely a misspelt level.
-    for d in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        if !d.contains(['=', '['])
-            && d.parse::<tracing_subscriber::filter::LevelFilter>()
-                .is_err()
-        {
-            return Err(format!(
-                "{d:?} is not a level (off, error, warn, info, debug, trace) nor a TARGET=LEVEL directive"
-            ));
-        }
-    }
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .parse(level)
-        .map_err(|e| e.to_string())?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-    Ok(())
+    clawvisor::self_log::init(format, level)
 }
 
 /// One config problem on stderr: a plain line, or with `--log-format json` a JSON event

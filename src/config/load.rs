@@ -157,10 +157,25 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
         }
     };
 
+    // Defaults that depend on another key follow what the user wrote (see `derive`).
+    let written = |key: &str| span_of(doc.get_ref(), key).is_some();
+    let config = config.map(|mut cfg| {
+        super::derive::apply(&mut cfg, &written);
+        cfg
+    });
     if let Some(cfg) = &config {
         for (key, message) in cfg.validate() {
             let range = span_of(doc.get_ref(), &key);
             errors.push(err(range, Some(key), message));
+        }
+        for (lower, upper, message) in super::derive::conflicts(cfg, &written) {
+            let place = span_of(doc.get_ref(), &upper).map(|r| line_col(text, r.start));
+            let message = match place {
+                Some((l, c)) => format!("{message} ({upper} at {origin}:{l}:{c})"),
+                None => message,
+            };
+            let range = span_of(doc.get_ref(), &lower);
+            errors.push(err(range, Some(lower), message));
         }
     }
     for e in &mut errors {

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod control;
+mod derive;
 mod environment;
 mod explain;
 mod gateway;
@@ -17,6 +18,7 @@ mod probes;
 mod restart;
 mod state;
 mod stop;
+mod systemd;
 pub mod units;
 mod watch;
 
@@ -40,6 +42,7 @@ pub use probes::{
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
+pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
 pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
@@ -63,6 +66,7 @@ pub struct Config {
     pub quality: QualityConfig,
     pub alerts: AlertsConfig,
     pub metrics: MetricsConfig,
+    pub systemd: SystemdConfig,
     /// The file this config was read from, for `reload` and for error messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,

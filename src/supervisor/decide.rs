@@ -42,14 +42,21 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                     started_at: now.wall,
                     ready: false,
                 };
+                if std::mem::take(&mut s.restart_when_started) {
+                    s.last_reason = Some("restart requested by `clawvisor ctl restart`".into());
+                    begin_stop(&mut s, &mut out, now, pid, AfterStop::Restart);
+                }
             } else {
                 // A child nobody wants any more (the plan changed while it was starting):
                 // never leave it running unsupervised.
+                s.restart_when_started = false;
                 out.push(Action::KillTree { pid });
             }
         }
         Event::SpawnFailed { error } => {
             if s.phase == Phase::Starting {
+                // The failure's own restart serves a pending `ctl restart`.
+                s.restart_when_started = false;
                 s.last_reason = Some(format!("cannot start the gateway: {error}"));
                 on_failure(&mut s, &mut out, now, &error);
             }
@@ -422,9 +429,11 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
             set_after_stop(s, AfterStop::Restart);
             reply(out, Ok("restarting once the gateway has stopped"));
         }
-        (Command::Restart | Command::Start, Phase::Starting) => {
-            reply(out, Err("the gateway is starting".into()))
+        (Command::Restart, Phase::Starting) => {
+            s.restart_when_started = true;
+            reply(out, Ok("restarting once the gateway has started"));
         }
+        (Command::Start, Phase::Starting) => reply(out, Ok("the gateway is starting")),
         (Command::Start, _) => reply(out, Err("the gateway is already running".into())),
         (Command::Stop, Phase::Running { pid, .. }) => {
             begin_stop(s, out, now, pid, AfterStop::Hold);

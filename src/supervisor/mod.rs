@@ -24,6 +24,7 @@ pub use status::Status;
 mod notice;
 pub use notice::{Notice, NoticeSender};
 mod runner;
+mod start_job;
 pub use runner::{Parts, Runner};
 #[cfg(test)]
 mod decide_props;

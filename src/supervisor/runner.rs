@@ -25,6 +25,7 @@ use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
 use super::pause::PauseRecord;
 use super::persist::{self, StateWriter};
+use super::start_job::{EXTEND_EVERY, StartJob, start_job};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
 
@@ -50,6 +51,11 @@ pub struct Runner {
     reply: Option<oneshot::Sender<Result<String, String>>>,
     exit_code: Option<i32>,
     notified_ready: bool,
+    /// When clawvisor started: the start job's extensions are bounded from here.
+    booted_at: std::time::Instant,
+    /// Under systemd (NOTIFY_SOCKET set): when STATUS= (and, during the start job,
+    /// EXTEND_TIMEOUT_USEC) is next refreshed while the gateway loads or backs off.
+    next_progress: Option<std::time::Instant>,
     state_writer: StateWriter,
     /// Why the last write of state.json failed, until one succeeds: a pause that is not
     /// saved does not survive a restart of clawvisor, and status and replies say so.
@@ -147,6 +153,8 @@ impl Runner {
                 reply: None,
                 exit_code: None,
                 notified_ready: false,
+                booted_at: std::time::Instant::now(),
+                next_progress: std::env::var_os("NOTIFY_SOCKET").map(|_| std::time::Instant::now()),
                 state_writer: StateWriter::start(),
                 state_file_error: None,
                 save_failed_now: false,
@@ -184,12 +192,14 @@ impl Runner {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
                 next_ping = tokio::time::Instant::now() + every;
             }
-            let deadline = self.state.next_deadline();
-            let ping = watchdog.map(|_| next_ping.into_std());
-            let wake = match (deadline, ping) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let wake = [
+                self.state.next_deadline(),
+                watchdog.map(|_| next_ping.into_std()),
+                self.next_progress,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let input = tokio::select! {
                 i = self.rx.recv() => match i {
                     Some(i) => i,
@@ -198,6 +208,7 @@ impl Runner {
                 _ = sleep_until(wake) => Input::Event(Event::Tick),
             };
             self.on_input(input).await;
+            self.report_progress();
         }
         self.finish().await
     }
@@ -285,9 +296,12 @@ impl Runner {
             let after = self.state.phase.name();
             if before != after {
                 self.on_phase_change(before, after);
+            } else if !was_ready && self.is_ready() {
+                let status = self.status_line();
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
             }
             self.raise_recoveries(was_paused, was_ready);
-            self.notify_ready_once();
+            self.notify_start_job();
         }
     }
 
@@ -363,10 +377,6 @@ impl Runner {
         None
     }
 
-    fn is_ready(&self) -> bool {
-        matches!(self.state.phase, Phase::Running { ready: true, .. })
-    }
-
     /// A pause cleared (resume) or a gateway ready again ends those conditions' alerts.
     fn raise_recoveries(&self, was_paused: bool, was_ready: bool) {
         if was_paused && self.state.pause.is_none() {
@@ -434,7 +444,7 @@ impl Runner {
         let change = format!("{before} -> {after}{sep}{detail}");
         tracing::info!(from = before, to = after, "{change}");
         self.notice("state", change);
-        let status = format!("{after}{sep}{detail}");
+        let status = self.status_line();
         let mut states = vec![sd_notify::NotifyState::Status(&status)];
         if matches!(self.state.phase, Phase::Exiting { .. }) {
             states.push(sd_notify::NotifyState::Stopping);
@@ -442,18 +452,105 @@ impl Runner {
         let _ = sd_notify::notify(&states);
     }
 
-    /// systemd's READY=1 goes out when the first gateway is ready (its readiness probe
-    /// passed, or it runs when no probe decides), so units ordered after clawvisor find it
-    /// answering.
-    fn notify_ready_once(&mut self) {
-        if let Phase::Running {
-            pid, ready: true, ..
-        } = self.state.phase
-            && !self.notified_ready
-        {
-            self.notified_ready = true;
-            self.notice("ready", format!("gateway pid {pid} is ready"));
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    fn is_ready(&self) -> bool {
+        matches!(self.state.phase, Phase::Running { ready: true, .. })
+    }
+
+    /// What STATUS= says: the phase and what is happening in it ("running: pid 42, loading
+    /// 42s", "paused: ...; resume with `clawvisor ctl resume`").
+    fn status_line(&self) -> String {
+        let now = std::time::Instant::now();
+        let s = &self.state;
+        match &s.phase {
+            Phase::Running {
+                pid, ready: true, ..
+            } => format!("running: pid {pid}, ready"),
+            Phase::Running { pid, .. } => {
+                let loading = s
+                    .started
+                    .map_or(0, |t| now.saturating_duration_since(t).as_secs());
+                format!("running: pid {pid}, loading {loading}s (not ready yet)")
+            }
+            Phase::Backoff { until, .. } => format!(
+                "backoff: restart in {:.0}s{}",
+                until.saturating_duration_since(now).as_secs_f64().ceil(),
+                s.last_exit
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (last: {})", e.exit))
+            ),
+            Phase::Paused => s.pause.as_ref().map_or("paused".into(), |p| {
+                format!("paused: {}; resume with `{}`", p.reason, s.resume_hint)
+            }),
+            Phase::Stopping { pid, then, .. } => format!(
+                "stopping: pid {pid}, then {}",
+                format!("{then:?}").to_lowercase()
+            ),
+            Phase::Exiting { code } => format!("exiting: exit code {code}"),
+            Phase::Starting => "starting".into(),
+            Phase::Down => "stopped: start with `clawvisor ctl start`".into(),
+        }
+    }
+
+    /// systemd's start job (Type=notify): READY=1 once the gateway is ready, or at once when
+    /// clawvisor settles waiting for a person (a pause), or when the start-up grace has run
+    /// out; until then EXTEND_TIMEOUT_USEC, renewed by `report_progress`. See `start_job`.
+    fn notify_start_job(&mut self) {
+        if self.notified_ready {
+            return;
+        }
+        let grace = self.cfg.probes.startup_timeout.get();
+        let since_boot = self.booted_at.elapsed();
+        match start_job(&self.state.phase, since_boot, grace, self.cfg.systemd.ready) {
+            StartJob::Ready(why) => {
+                self.notified_ready = true;
+                if let Phase::Running {
+                    pid, ready: true, ..
+                } = self.state.phase
+                {
+                    self.notice("ready", format!("gateway pid {pid} is ready"));
+                }
+                let status = self.status_line();
+                tracing::info!("start-up complete ({why}): {status}");
+                let _ = sd_notify::notify(&[
+                    sd_notify::NotifyState::Ready,
+                    sd_notify::NotifyState::Status(&status),
+                ]);
+            }
+            StartJob::Extend(by) => {
+                let now = std::time::Instant::now();
+                if self.next_progress.is_some_and(|t| now >= t) {
+                    let status = self.status_line();
+                    let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
+                    let _ = sd_notify::notify(&[
+                        sd_notify::NotifyState::ExtendTimeoutUsec(usec),
+                        sd_notify::NotifyState::Status(&status),
+                    ]);
+                    self.next_progress = Some(now + EXTEND_EVERY.min(by / 2));
+                }
+            }
+        }
+    }
+
+    /// Under systemd, keeps STATUS= current while the gateway loads or backs off (and the
+    /// start job extended); called after every input, including the wake-up it asked for.
+    fn report_progress(&mut self) {
+        let Some(at) = self.next_progress else {
+            return;
+        };
+        if !self.notified_ready {
+            return self.notify_start_job();
+        }
+        let loading = matches!(
+            self.state.phase,
+            Phase::Running { ready: false, .. } | Phase::Backoff { .. }
+        );
+        let now = std::time::Instant::now();
+        if now >= at {
+            if loading {
+                let status = self.status_line();
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
+            }
+            self.next_progress = Some(now + EXTEND_EVERY);
         }
     }
 

@@ -128,6 +128,8 @@ pub struct State {
     pub last_exit: Option<ExitRecord>,
     /// A restart request was passed to the gateway (SIGUSR2): its clean exit restarts at once.
     pub restart_requested: bool,
+    /// `ctl restart` came while the gateway was starting: restart it once it has started.
+    pub restart_when_started: bool,
     /// Why the current stop/restart was asked for, for the log and status.
     pub last_reason: Option<String>,
     /// When the current (or last) child was spawned.
@@ -148,6 +150,7 @@ impl State {
             restarts: 0,
             last_exit: None,
             restart_requested: false,
+            restart_when_started: false,
             last_reason: None,
             started: None,
             rng: seed | 1,
