@@ -10,8 +10,11 @@ pub mod control;
 pub mod framer;
 pub mod quality;
 
+/// A fuzz target: its name and the function that checks one input.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// The targets by name, as the fuzz crate and the regression test know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[Target] = &[
     ("config", config::check),
     ("control", control::check),
     ("framer", framer::check),

@@ -561,7 +561,9 @@ fn alerts_say_what_they_are_about_and_a_cleared_trouble_resolves() {
             summary: "memory: back under".into()
         }]
     );
+}
 
+#[test]
 fn restart_while_starting_is_carried_out_once_started() {
     let mut sim = Sim::new(rules());
     assert_eq!(sim.s.phase, Phase::Starting);
