@@ -11,4 +11,5 @@ pub mod preflight;
 pub mod process;
 pub mod self_log;
 pub mod supervisor;
+pub mod tls;
 pub mod watch;

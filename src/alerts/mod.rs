@@ -21,7 +21,6 @@ pub mod router;
 pub mod sender;
 pub mod smtp;
 pub mod text;
-mod tls;
 pub mod webhook;
 
 pub use alert::{Alert, Details, Notification, Severity, Status};

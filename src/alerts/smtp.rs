@@ -25,7 +25,7 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn new(cfg: &SmtpChannelConfig) -> Result<Smtp, String> {
-        super::tls::install_provider();
+        crate::tls::install_provider();
         let from = cfg
             .from
             .parse()

@@ -27,7 +27,7 @@ enum TokenSource {
 
 impl Webhook {
     pub fn new(cfg: &WebhookChannelConfig) -> Result<Webhook, String> {
-        super::tls::install_provider();
+        crate::tls::install_provider();
         let url = reqwest::Url::parse(&cfg.url).map_err(|e| format!("url: {e}"))?;
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout.get())
