@@ -85,10 +85,14 @@ fn a_crash_loop_sends_one_pause_per_channel_and_resume_one_recovery() {
     );
     assert_eq!(v["last_exit"], "exit code 3");
     assert_eq!(v["restarts_in_window"], 4);
-    let sock = cv.path("clawvisor.sock");
     assert_eq!(
         v["resume_command"],
-        format!("clawvisor ctl resume --socket {}", sock.display())
+        // The exact command: this binary, this config.
+        format!(
+            "{} ctl --config {} resume",
+            common::CLAWVISOR,
+            cv.config_path.display()
+        )
     );
     let lines: Vec<&str> = v["last_lines"]
         .as_array()
@@ -102,12 +106,11 @@ fn a_crash_loop_sends_one_pause_per_channel_and_resume_one_recovery() {
             .any(|l| l.contains("fatal: cannot bind 127.0.0.1:18789 (address in use)")),
         "{lines:?}"
     );
-    assert!(
-        v["text"]
-            .as_str()
-            .unwrap()
-            .contains("resume with: clawvisor ctl resume --socket")
-    );
+    assert!(v["text"].as_str().unwrap().contains(&format!(
+        "resume with: {} ctl --config {} resume",
+        common::CLAWVISOR,
+        cv.config_path.display()
+    )));
     assert!(eventually(T, || hook_json(&hooks).len() == 1));
     let hooked = hook_json(&hooks);
     assert_eq!(hooked[0]["kind"], "pause");

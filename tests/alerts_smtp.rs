@@ -114,15 +114,24 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
         .unwrap();
     assert!(mute_stats["sent"] == 0, "{mute_stats}");
     let mail = &starttls.mails()[1];
-    let data = mail["data"].as_str().unwrap();
-    eprintln!("===== smtp (STARTTLS) as received by aiosmtpd:\n{data}\n");
+    let raw = mail["data"].as_str().unwrap();
+    eprintln!("===== smtp (STARTTLS) as received by aiosmtpd:\n{raw}\n");
+    // Undo header folding and quoted-printable soft line breaks of long lines.
+    let data = &raw
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("\r\n ", " ");
     assert!(
         data.contains("Subject: [mail-box] FIRING pause (gateway): paused: disk swap"),
         "{data}"
     );
     assert!(data.contains("panic: model file truncated"), "{data}");
     assert!(
-        data.contains("resume with: clawvisor ctl resume --socket"),
+        data.contains(&format!(
+            "resume with: {} ctl --config {} resume",
+            common::CLAWVISOR,
+            cv.config_path.display()
+        )),
         "{data}"
     );
     // Both mute attempts end within their bound (2 x 2s plus the 1s backoff).
@@ -145,12 +154,16 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
         .find(|e| e.contains("CLAWVISOR_ALERT_KIND=pause"))
         .unwrap_or_else(|| panic!("{envs:?}"));
     eprintln!("===== exec environment:\n{pause_env}");
+    let resume_env = format!(
+        "CLAWVISOR_ALERT_RESUME_CMD={} ctl --config",
+        common::CLAWVISOR
+    );
     for needle in [
         "CLAWVISOR_ALERT_STATUS=firing",
         "CLAWVISOR_ALERT_SEVERITY=critical",
         "CLAWVISOR_ALERT_HOST=mail-box",
         "CLAWVISOR_ALERT_REASON=disk swap",
-        "CLAWVISOR_ALERT_RESUME_CMD=clawvisor ctl resume --socket",
+        resume_env.as_str(),
         "CLAWVISOR_ALERT_FINGERPRINT=126f42f406171a8f",
     ] {
         assert!(pause_env.contains(needle), "missing {needle}: {pause_env}");

@@ -119,10 +119,14 @@ timeout = "2s"
     assert_eq!(v["severity"], "critical");
     assert_eq!(v["host"], "gw-box");
     assert_eq!(v["reason"], "maintenance window");
-    let sock = cv.path("clawvisor.sock");
     assert_eq!(
         v["resume_command"],
-        format!("clawvisor ctl resume --socket {}", sock.display())
+        // The exact command: this binary, this config.
+        format!(
+            "{} ctl --config {} resume",
+            common::CLAWVISOR,
+            cv.config_path.display()
+        )
     );
     assert!(
         v["last_lines"]
@@ -142,7 +146,11 @@ timeout = "2s"
         "{text}"
     );
     assert!(
-        text.contains("resume with: clawvisor ctl resume --socket"),
+        text.contains(&format!(
+            "resume with: {} ctl --config {} resume",
+            common::CLAWVISOR,
+            cv.config_path.display()
+        )),
         "{text}"
     );
 
