@@ -29,7 +29,7 @@ fn hook_json(dir: &Path) -> Vec<Value> {
 
 fn channels(json: &Recorder, hooks: &Path) -> String {
     format!(
-        "[[alerts.webhook]]\nname = \"hook\"\nurl = \"{}\"\n[[alerts.exec]]\nname = \"script\"\ncommand = [\"sh\", \"-c\", \"cat > \\\"$0/$(date +%s%N).json\\\"\", \"{}\"]\n",
+        "[[alerts.webhook]]\nname = \"hook\"\nkinds = [\"pause\", \"crash\"]\nurl = \"{}\"\n[[alerts.exec]]\nname = \"script\"\nkinds = [\"pause\", \"crash\"]\ncommand = [\"sh\", \"-c\", \"cat > \\\"$0/$(date +%s%N).json\\\"\", \"{}\"]\n",
         json.url("/alerts"),
         hooks.display()
     )

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 fn smtp_channel(name: &str, port: u16, security: &str, ca: &Path, timeout: &str) -> String {
     format!(
-        "[[alerts.smtp]]\nname = \"{name}\"\nserver = \"localhost\"\nport = {port}\nsecurity = \"{security}\"\nca_file = \"{}\"\nfrom = \"clawvisor <clawvisor@example.com>\"\nto = [\"ops@example.com\", \"oncall@example.com\"]\ntimeout = \"{timeout}\"\n",
+        "[[alerts.smtp]]\nname = \"{name}\"\nserver = \"localhost\"\nport = {port}\nsecurity = \"{security}\"\nca_file = \"{}\"\nfrom = \"clawvisor <clawvisor@example.com>\"\nto = [\"ops@example.com\", \"oncall@example.com\"]\ntimeout = \"{timeout}\"\nkinds = [\"pause\"]\n",
         ca.display()
     )
 }
@@ -52,7 +52,7 @@ fn mail_over_starttls_tls_and_plain_while_a_mute_server_only_costs_its_own_timeo
     config += &smtp_channel("plain", plain.port, "none", &pki.ca, "20s");
     config += &smtp_channel("mute", mute.port, "none", &pki.ca, "2s");
     config += &format!(
-        "[[alerts.exec]]\nname = \"hook\"\ncommand = [\"sh\", \"-c\", {script:?}, \"{}\"]\ntimeout = \"10s\"\n",
+        "[[alerts.exec]]\nname = \"hook\"\nkinds = [\"pause\"]\ncommand = [\"sh\", \"-c\", {script:?}, \"{}\"]\ntimeout = \"10s\"\n",
         hooks.display()
     );
     let cv = start(&["--print-err", "panic: model file truncated"], &config);

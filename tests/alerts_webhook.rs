@@ -58,6 +58,7 @@ host = "gw-box"
 
 [[alerts.webhook]]
 name = "json"
+kinds = ["pause"]
 url = "{json}"
 format = "json"
 token_file = "{token}"
@@ -65,30 +66,36 @@ headers = {{ X-Team = "ops" }}
 
 [[alerts.webhook]]
 name = "slack"
+kinds = ["pause"]
 url = "{slack}"
 format = "slack"
 
 [[alerts.webhook]]
 name = "discord"
+kinds = ["pause"]
 url = "{discord}"
 format = "discord"
 
 [[alerts.webhook]]
 name = "gotify"
+kinds = ["pause"]
 url = "{gotify}"
 format = "gotify"
 
 [[alerts.webhook]]
 name = "ntfy"
+kinds = ["pause"]
 url = "{ntfy}"
 format = "ntfy"
 
 [[alerts.webhook]]
 name = "rejected"
+kinds = ["pause"]
 url = "{rejected}"
 
 [[alerts.webhook]]
 name = "down"
+kinds = ["pause"]
 url = "http://127.0.0.1:{down}/hooks/SECRET-IN-URL"
 timeout = "2s"
 "#,
@@ -271,6 +278,8 @@ fn check_names_each_bad_channel_key() {
     std::fs::write(
         &path,
         r#"
+[gateway]
+command = ["sh"]
 [alerts]
 queue = 0
 [[alerts.webhook]]
@@ -306,6 +315,8 @@ command = ["/nonexistent/page-me"]
     std::fs::write(
         &path,
         r#"
+[gateway]
+command = ["sh"]
 [[alerts.webhook]]
 url = "https://hooks.example.com/T/B/secret"
 token_env = "CLAWVISOR_TEST_NO_SUCH_VAR"
