@@ -1,5 +1,6 @@
 //! clawvisor: a process supervisor for a self-hosted AI gateway.
 
+pub mod alerts;
 pub mod cli;
 pub mod cli_docs;
 pub mod config;
@@ -12,4 +13,5 @@ pub mod preflight;
 pub mod process;
 pub mod self_log;
 pub mod supervisor;
+pub mod tls;
 pub mod watch;

@@ -25,6 +25,7 @@ impl Config {
             let e = e.strip_prefix(&format!("{key} ")).unwrap_or(&e).to_string();
             out.push((key, e));
         }
+        self.alerts.environment_warnings(&mut out);
         out
     }
 }

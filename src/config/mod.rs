@@ -4,6 +4,7 @@
 //! program never sees an unvalidated value. Every problem is reported at once, each with
 //! the key and its file:line:column.
 
+mod alerts;
 mod control;
 mod derive;
 mod environment;
@@ -26,12 +27,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use alerts::{
+    AlertFilter, AlertsConfig, ExecChannelConfig, SEVERITIES, SmtpChannelConfig, SmtpSecurity,
+    WebhookChannelConfig, WebhookFormat,
+};
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use jobs::{CatchUp, JobConfig, OnGatewayRestart, Overlap, Requires, cron_parser};
 pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
-pub use notify::{AlertsConfig, MetricsConfig};
+pub use notify::MetricsConfig;
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
     ProbesConfig, QualityConfig,
@@ -101,6 +106,7 @@ impl Config {
         self.logs.validate(&mut out);
         self.control.validate(&mut out);
         jobs::validate_jobs(&self.jobs, &mut out);
+        self.alerts.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }

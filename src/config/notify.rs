@@ -1,10 +1,6 @@
-//! `[alerts]` and `[metrics]`.
+//! `[metrics]` (`[alerts]` is in `alerts.rs`).
 
 use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertsConfig {}
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]

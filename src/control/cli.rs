@@ -33,6 +33,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// `wait-idle` waits for the GPU, not for clawvisor.
 const WAIT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// `alert test` waits for every channel's attempt (each bounded by its own timeout).
+const ALERT_TEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Talk to a running clawvisor through its control socket.
 ///
@@ -110,6 +112,12 @@ pub enum CtlCommand {
         #[arg(value_enum)]
         kind: ProbeArg,
     },
+    /// Alert channels: `alert test [--channel NAME]` sends a test message through each
+    /// channel (or one) and prints each result; exit 1 when any failed.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
     /// Wait until the GPU is idle (exit 0), or until --timeout, default 15m (exit 1); for
     /// cron jobs before heavy work. Without GPU watching there is nothing to wait for: 0.
     /// When it cannot judge (utilisation NVML does not report, as on MIG or WSL2; a device it
@@ -151,6 +159,16 @@ pub enum JobsAction {
         /// How many lines.
         #[arg(short = 'n', long = "lines", default_value_t = 50)]
         lines: usize,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq)]
+pub enum AlertAction {
+    /// Send a test alert through the running clawvisor and print each channel's result.
+    Test {
+        /// Only this channel (its `name`).
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
     },
 }
 
@@ -229,6 +247,11 @@ impl CtlCommand {
                 };
                 Request::Jobs { op, name, lines }
             }
+            CtlCommand::Alert {
+                action: AlertAction::Test { channel },
+            } => Request::AlertTest {
+                channel: channel.clone(),
+            },
             // Polled by `wait_idle_cmd` until the GPU is idle.
             CtlCommand::WaitIdle { .. } => Request::Status,
         })
@@ -239,6 +262,7 @@ impl CtlCommand {
         match self {
             CtlCommand::Probe { .. } => PROBE_TIMEOUT,
             CtlCommand::WaitIdle { .. } => WAIT_IDLE_TIMEOUT,
+            CtlCommand::Alert { .. } => ALERT_TEST_TIMEOUT,
             _ => DEFAULT_TIMEOUT,
         }
     }
@@ -380,6 +404,20 @@ fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl 
         }
         Response::Jobs { data, .. } if args.json => writeln!(out, "{}", json(&data)),
         Response::Jobs { op, data } => write!(out, "{}", jobs_text(op, &data)),
+        Response::AlertResults { results } => {
+            let res = if args.json {
+                writeln!(out, "{}", json(&results))
+            } else {
+                results.iter().try_for_each(|r| {
+                    let mark = if r.ok { "ok    " } else { "FAILED" };
+                    writeln!(out, "{mark} {}: {}", r.channel, r.message)
+                })
+            };
+            if res.is_ok() && results.iter().any(|r| !r.ok) {
+                return EXIT_FAILED;
+            }
+            res
+        }
         r @ Response::Ok { .. } if args.json => writeln!(out, "{}", json(&r)),
         Response::Ok { message } => writeln!(out, "{message}"),
         other => return fail(EXIT_FAILED, &format!("unexpected answer: {}", json(&other))),

@@ -82,6 +82,7 @@ pub(crate) async fn answer(
             kind: ProbeKind::Quality,
         } => probe_quality(ctx).await,
         Request::Jobs { op, name, lines } => jobs(ctx, op, name, lines).await,
+        Request::AlertTest { channel } => alert_test(ctx, channel).await,
         // Streams are handled by `stream`; reaching here is a bug, answered politely.
         Request::Events => Response::error(ErrorKind::BadRequest, "events is a stream"),
     }
@@ -178,6 +179,25 @@ async fn jobs(ctx: &ControlContext, op: JobsOp, name: Option<String>, lines: usi
     match handle.ask(req).await {
         Ok(data) => Response::Jobs { op, data },
         Err(e) => Response::error(ErrorKind::Refused, e),
+    }
+}
+
+/// Sends a test alert and answers each channel's result. Not bounded by `reply_timeout`:
+/// each channel's own timeout bounds its attempt.
+async fn alert_test(ctx: &ControlContext, channel: Option<String>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if ctx
+        .inbox
+        .0
+        .send(Input::AlertTest { channel, reply: tx })
+        .is_err()
+    {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(Ok(results)) => Response::AlertResults { results },
+        Ok(Err(message)) => Response::error(ErrorKind::Refused, message),
+        Err(_) => unavailable(),
     }
 }
 

@@ -60,6 +60,12 @@ pub enum Request {
     Probe {
         kind: ProbeKind,
     },
+    /// Send a test alert to every alert channel, or the one named, and answer each one's
+    /// result: `{"command":"alert_test","channel":"ops-slack"}`. Waits for the deliveries.
+    AlertTest {
+        #[serde(default)]
+        channel: Option<String>,
+    },
     /// Scheduled jobs: `{"command":"jobs"}` lists them; `"op"` is `"run"` (now, through the
     /// same gates), `"history"` or `"logs"`, each with `"name"`; `"lines"` bounds history and
     /// logs.
@@ -118,6 +124,7 @@ impl Request {
             Request::Reload => "reload",
             Request::Events => "events",
             Request::Probe { .. } => "probe",
+            Request::AlertTest { .. } => "alert_test",
             Request::Jobs { .. } => "jobs",
         }
     }
@@ -156,6 +163,10 @@ pub enum Response {
     /// same JSON as the `quality` part of `status`.
     QualityReport {
         report: serde_json::Value,
+    },
+    /// Each alert channel's answer to `alert_test`.
+    AlertResults {
+        results: Vec<crate::alerts::TestResult>,
     },
     /// The answer to `jobs`: `{"jobs":[...]}` for list, `{"runs":[...]}` for history,
     /// `{"lines":[...]}` for logs, `{"message":...}` for run.
@@ -274,6 +285,10 @@ mod tests {
             Request::Probe {
                 kind: ProbeKind::Quality,
             },
+            Request::AlertTest {
+                channel: Some("mail".into()),
+            },
+            Request::AlertTest { channel: None },
         ];
         for r in reqs {
             let bytes = encode_request(&r);

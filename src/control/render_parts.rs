@@ -13,6 +13,7 @@ pub fn summary(name: &str, v: &Value) -> Option<String> {
         "gpu" => gpu(v),
         "disk" => disk(v),
         "quality" => quality(v),
+        "alerts" => alerts(v),
         n if n.starts_with("probes.") => probe(v),
         _ => return None,
     }?;
@@ -50,6 +51,31 @@ fn logs(v: &Value) -> Option<String> {
         s.push_str(", dropping now: the disk is failing or stalled");
     }
     Some(s)
+}
+
+/// "slack: 3 sent, 1 failed (HTTP 500), 0 dropped; mail: ..." or "no channels".
+fn alerts(v: &Value) -> Option<String> {
+    let channels = v.get("channels")?.as_array()?;
+    if channels.is_empty() {
+        return Some("no channels".into());
+    }
+    let each: Vec<String> = channels
+        .iter()
+        .map(|c| {
+            let mut s = format!(
+                "{}: {} sent, {} failed, {} dropped",
+                c["name"].as_str().unwrap_or("?"),
+                num(&c["sent"]),
+                num(&c["failed"]),
+                num(&c["dropped"])
+            );
+            if let Some(e) = c["last_error"].as_str() {
+                s.push_str(&format!(" (last error: {e})"));
+            }
+            s
+        })
+        .collect();
+    Some(each.join("; "))
 }
 
 fn memory(v: &Value) -> Option<String> {

@@ -5,6 +5,7 @@ use std::time::Duration;
 /// A client for `url`. Loopback targets bypass proxies: an `http_proxy` variable in
 /// clawvisor's environment would otherwise capture 127.0.0.1.
 pub fn client_for(url: &str, timeout: Duration) -> reqwest::Client {
+    crate::tls::install_provider();
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)

@@ -136,13 +136,15 @@ impl ProbeTracker {
                 self.passed_once = true;
                 self.failures = 0;
                 self.streak_since = None;
-                self.noted = false;
                 self.passes += 1;
+                // An alert (a failure that only alerts, or a warning) is answered by a recovery.
+                let mut alerted = std::mem::take(&mut self.noted);
                 if self.failed && self.passes >= self.rules.success_threshold {
                     self.failed = false;
-                    self.fired = false;
+                    alerted |=
+                        std::mem::take(&mut self.fired) && self.rules.reaction == Reaction::Alert;
                 }
-                return None;
+                return alerted.then(|| Verdict::cleared("passes again"));
             }
             // A warning is not a failure: it does not break a streak of passes either way.
             Outcome::Warn(r) => return self.note(format!("warning: {r}")),
@@ -324,6 +326,27 @@ mod tests {
             t.observe(fail(), ctx(t0, 70)).is_some(),
             "re-armed by a pass"
         );
+    }
+
+    #[test]
+    fn an_alerting_probe_that_passes_again_reports_its_recovery_once() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(ProbeRules {
+            reaction: Reaction::Alert,
+            ..rules(None)
+        });
+        for i in 0..3 {
+            t.observe(fail(), ctx(t0, i));
+        }
+        let v = t.observe(Outcome::Pass, ctx(t0, 4)).unwrap();
+        assert!(v.cleared, "{v:?}");
+        assert_eq!(t.observe(Outcome::Pass, ctx(t0, 5)), None, "once");
+        // A restarting probe's recovery is the gateway's readiness, not the probe's.
+        let mut r = ProbeTracker::new(rules(None));
+        for i in 0..3 {
+            r.observe(fail(), ctx(t0, i));
+        }
+        assert_eq!(r.observe(Outcome::Pass, ctx(t0, 4)), None);
     }
 
     #[test]

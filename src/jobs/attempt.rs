@@ -110,6 +110,7 @@ pub async fn run(
         ),
         credentials,
         umask: None,
+        stdin: None,
     };
     let child = match a.aux.spawner.spawn(spec).await {
         Ok(c) => c,

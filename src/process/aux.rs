@@ -2,7 +2,8 @@
 //! reaper, and kept out of the gateway's tree.
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Seek, Write};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,9 +32,34 @@ impl AuxRunner {
         argv: Vec<String>,
         timeout: Duration,
     ) -> Result<(Exit, String), String> {
+        self.run_spec(ChildSpec::aux(argv), timeout).await
+    }
+
+    /// As [`AuxRunner::run`], with extra environment variables and `input` on stdin (an
+    /// alert hook's JSON).
+    pub async fn run_with_input(
+        &self,
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        input: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(Exit, String), String> {
+        let mut spec = ChildSpec::aux(argv);
+        spec.env_set = env;
+        // A sealed-off temporary file rather than a pipe: nobody has to keep writing it
+        // while the command runs, and a command that never reads stdin cannot block us.
+        let file = tokio::task::spawn_blocking(move || stdin_file(&input))
+            .await
+            .map_err(|e| format!("cannot prepare stdin: {e}"))?
+            .map_err(|e| format!("cannot prepare stdin: {e}"))?;
+        spec.stdin = Some(Arc::new(file));
+        self.run_spec(spec, timeout).await
+    }
+
+    async fn run_spec(&self, spec: ChildSpec, timeout: Duration) -> Result<(Exit, String), String> {
         let child = self
             .spawner
-            .spawn(ChildSpec::aux(argv.clone()))
+            .spawn(spec)
             .await
             .map_err(|e| format!("cannot run it: {e}"))?;
         let pid = child.pid;
@@ -70,4 +96,23 @@ impl AuxRunner {
             .unwrap_or_default();
         result.map(|exit| (exit, output))
     }
+}
+
+/// An unlinked temporary file holding `data`, positioned at its start.
+fn stdin_file(data: &[u8]) -> std::io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("clawvisor-input-{}-{n}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    // Gone from the directory at once; the open descriptor keeps the data.
+    let _ = std::fs::remove_file(&path);
+    f.write_all(data)?;
+    f.rewind()?;
+    Ok(f.into())
 }

@@ -104,7 +104,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Forks and execs `spec` in its own session with stdin from /dev/null and stdout/stderr
+/// Forks and execs `spec` in its own session with stdin from /dev/null (or `spec.stdin`) and stdout/stderr
 /// piped. Never waits for the child. Call only from the spawner thread (the parent-death
 /// signal is tied to the thread that forks).
 pub fn start(spec: &ChildSpec) -> Result<Forked, StartError> {
@@ -151,7 +151,15 @@ pub fn start(spec: &ChildSpec) -> Result<Forked, StartError> {
         .map(|c| c.groups.iter().map(|g| g.as_raw()).collect())
         .unwrap_or_default();
 
-    let devnull = std::fs::File::open("/dev/null").map_err(|e| os_error("/dev/null", e))?;
+    let devnull: OwnedFd = match &spec.stdin {
+        // An alert hook's input, shared read-only with this child.
+        Some(fd) => fd
+            .try_clone()
+            .map_err(|e| os_error("cannot pass stdin", e))?,
+        None => std::fs::File::open("/dev/null")
+            .map_err(|e| os_error("/dev/null", e))?
+            .into(),
+    };
     let (out_r, out_w) = pipe().map_err(|e| os_error("cannot make a pipe", e))?;
     let (err_r, err_w) = pipe().map_err(|e| os_error("cannot make a pipe", e))?;
     let (report_r, report_w) = pipe().map_err(|e| os_error("cannot make a pipe", e))?;

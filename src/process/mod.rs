@@ -2,6 +2,7 @@
 
 pub mod aux;
 pub mod fork_exec;
+mod hook;
 pub mod kill;
 pub mod ops;
 pub mod program;

@@ -28,6 +28,8 @@ pub struct ChildSpec {
     pub umask: Option<u32>,
     /// Who the child runs as, for messages ("not found on PATH ... for user openclaw").
     pub user: String,
+    /// A file to read stdin from (an alert hook's JSON); None: /dev/null.
+    pub stdin: Option<std::sync::Arc<OwnedFd>>,
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +68,7 @@ impl ChildSpec {
             env_set,
             credentials,
             umask: cfg.umask.map(|u| u.0),
+            stdin: None,
         })
     }
 
@@ -80,6 +83,7 @@ impl ChildSpec {
             credentials: None,
             umask: None,
             user: user_name(Uid::current()),
+            stdin: None,
         }
     }
 }

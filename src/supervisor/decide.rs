@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::config::RestartPolicy;
 
 use super::backoff;
-use super::event::{Action, Command, Event, Reaction};
+use super::event::{Action, AlertAbout, Command, Event, Reaction};
 use super::exit::{Exit, ExitRecord};
 use super::pause::PauseRecord;
 use super::state::{AfterStop, Now, Phase, State};
@@ -23,6 +23,7 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
         Event::Boot { persisted_pause } => match persisted_pause {
             Some(p) => {
                 out.push(Action::Alert {
+                    about: AlertAbout::Pause,
                     summary: format!(
                         "still paused since an earlier run: {}; the gateway stays down until `{}`",
                         p.reason, s.resume_hint
@@ -85,6 +86,10 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
             reason,
             reaction,
         } => trouble(&mut s, &mut out, now, source, reason, reaction),
+        Event::Cleared { source, reason } => out.push(Action::Resolved {
+            summary: format!("{source}: {reason}"),
+            about: AlertAbout::Trouble { source },
+        }),
     }
     (s, out)
 }
@@ -122,6 +127,7 @@ fn pause(s: &mut State, out: &mut Vec<Action>, now: Now, reason: String) {
     };
     out.push(Action::SavePause(record.clone()));
     out.push(Action::Alert {
+        about: AlertAbout::Pause,
         summary: format!("paused: {reason}; resume with `{}`", s.resume_hint),
     });
     s.pause = Some(record);
@@ -191,6 +197,7 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
     if std::mem::take(&mut s.restart_requested) && success {
         // The gateway asked to be restarted (SIGUSR2 in external-supervisor mode): not a crash.
         out.push(Action::Alert {
+            about: AlertAbout::Restart,
             summary: format!("gateway exited after a restart request ({exit}); restarting now"),
         });
         restart_now(s, out);
@@ -221,7 +228,10 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
         } else {
             format!("gateway ended ({exit}); restart.policy = \"never\": clawvisor exits too")
         };
-        out.push(Action::Alert { summary });
+        out.push(Action::Alert {
+            about: AlertAbout::Exit,
+            summary,
+        });
         s.phase = Phase::Exiting { code };
         out.push(Action::Exit { code });
         return;
@@ -242,6 +252,7 @@ fn on_failure(s: &mut State, out: &mut Vec<Action>, now: Now, what: &str) {
     let unit = backoff::next_unit(&mut s.rng);
     let delay = backoff::with_jitter(base, s.rules.restart.backoff.jitter, unit);
     out.push(Action::Alert {
+        about: AlertAbout::Crash,
         summary: format!(
             "gateway failed ({what}); restart {} in {}",
             s.failures,
@@ -295,6 +306,7 @@ fn on_tick(s: &mut State, out: &mut Vec<Action>, now: Now) {
             then,
         } if now.mono >= deadline => {
             out.push(Action::Alert {
+                about: AlertAbout::Stop,
                 summary: format!(
                     "gateway did not stop within {}; sending SIGKILL to its process tree",
                     humantime::format_duration(s.rules.stop_timeout)
@@ -310,6 +322,7 @@ fn on_tick(s: &mut State, out: &mut Vec<Action>, now: Now) {
         } if now.mono >= deadline + super::state::KILL_GRACE => {
             // SIGKILL was not reaped in time (a process stuck in the kernel): go on without it.
             out.push(Action::Alert {
+                about: AlertAbout::Stop,
                 summary: format!("gateway pid {pid} survived SIGKILL; giving up on it"),
             });
             on_exit(s, out, now, pid, Exit::Signal(libc::SIGKILL));
@@ -454,7 +467,10 @@ fn trouble(
 ) {
     let what = format!("{source}: {reason}");
     match reaction {
-        Reaction::Alert => out.push(Action::Alert { summary: what }),
+        Reaction::Alert => out.push(Action::Alert {
+            about: AlertAbout::Trouble { source },
+            summary: what,
+        }),
         Reaction::Pause => {
             if s.phase != Phase::Paused && !matches!(s.phase, Phase::Exiting { .. }) {
                 pause(s, out, now, what);
@@ -471,6 +487,7 @@ fn trouble(
                 return;
             }
             out.push(Action::Alert {
+                about: AlertAbout::Restart,
                 summary: format!("restarting the gateway: {what}"),
             });
             begin_stop(s, out, now, pid, AfterStop::Restart);

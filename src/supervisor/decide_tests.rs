@@ -506,6 +506,64 @@ fn ready_marks_only_the_current_child() {
 }
 
 #[test]
+fn alerts_say_what_they_are_about_and_a_cleared_trouble_resolves() {
+    let mut sim = Sim::new(rules());
+    sim.spawned(1);
+    let a = sim.ev(Event::Exited {
+        pid: 1,
+        exit: Exit::Code(1),
+    });
+    assert!(
+        a.iter().any(|x| matches!(
+            x,
+            Action::Alert {
+                about: AlertAbout::Crash,
+                ..
+            }
+        )),
+        "{a:?}"
+    );
+    let a = sim.ev(Event::Command(Command::Pause { reason: None }));
+    assert!(
+        a.iter().any(|x| matches!(
+            x,
+            Action::Alert {
+                about: AlertAbout::Pause,
+                ..
+            }
+        )),
+        "{a:?}"
+    );
+    let a = sim.ev(Event::Trouble {
+        source: "memory".into(),
+        reason: "high".into(),
+        reaction: Reaction::Alert,
+    });
+    assert_eq!(
+        a,
+        [Action::Alert {
+            about: AlertAbout::Trouble {
+                source: "memory".into()
+            },
+            summary: "memory: high".into()
+        }]
+    );
+    let a = sim.ev(Event::Cleared {
+        source: "memory".into(),
+        reason: "back under".into(),
+    });
+    assert_eq!(
+        a,
+        [Action::Resolved {
+            about: AlertAbout::Trouble {
+                source: "memory".into()
+            },
+            summary: "memory: back under".into()
+        }]
+    );
+}
+
+#[test]
 fn restart_while_starting_is_carried_out_once_started() {
     let mut sim = Sim::new(rules());
     assert_eq!(sim.s.phase, Phase::Starting);

@@ -46,6 +46,11 @@ pub enum Event {
         reason: String,
         reaction: Reaction,
     },
+    /// The trouble a watcher or probe alerted about is over.
+    Cleared {
+        source: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,7 +88,14 @@ pub enum Action {
     KillStragglers,
     SavePause(PauseRecord),
     ClearPause,
+    /// Tell a person (the alert router decides whom and how often).
     Alert {
+        about: AlertAbout,
+        summary: String,
+    },
+    /// The condition an earlier alert was about has ended (a recovery message).
+    Resolved {
+        about: AlertAbout,
         summary: String,
     },
     /// Answer the control command being handled.
@@ -91,4 +103,22 @@ pub enum Action {
     Exit {
         code: i32,
     },
+}
+
+/// What an alert is about: the alert router tells conditions apart by it and pairs each
+/// with its recovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertAbout {
+    /// Held down until `ctl resume`; recovered by the resume.
+    Pause,
+    /// The gateway failed and is restarted; recovered when it is ready again.
+    Crash,
+    /// A rule restarts the gateway; recovered when it is ready again.
+    Restart,
+    /// clawvisor is exiting because the gateway ended (restart.policy).
+    Exit,
+    /// The gateway did not stop in time.
+    Stop,
+    /// A watcher, probe or log rule (the source: "memory", "probes.liveness", ...).
+    Trouble { source: String },
 }

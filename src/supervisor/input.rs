@@ -30,6 +30,11 @@ pub enum Input {
     },
     /// The GPU memory of the old tree is released: do the pending spawn.
     SpawnNow,
+    /// Send a test alert to every channel, or the one named (`ctl alert test`).
+    AlertTest {
+        channel: Option<String>,
+        reply: oneshot::Sender<Result<Vec<crate::alerts::TestResult>, String>>,
+    },
     /// Run the quality tests now (`ctl probe quality`); the reply is the report.
     ProbeQuality {
         reply: oneshot::Sender<Result<serde_json::Value, String>>,

@@ -1,5 +1,6 @@
 //! The brain: a pure decision core (`decide`) and the shell that executes its actions.
 
+mod alerting;
 mod backoff;
 mod decide;
 mod event;
@@ -12,7 +13,7 @@ mod state;
 pub mod wall_time;
 
 pub use decide::{RESUME_HINT, decide};
-pub use event::{Action, Command, Event, Reaction};
+pub use event::{Action, AlertAbout, Command, Event, Reaction};
 pub use exit::{Exit, ExitRecord};
 pub use pause::PauseRecord;
 pub use state::{AfterStop, KILL_GRACE, Now, Phase, Rules, State};

@@ -1,6 +1,6 @@
 //! What a reload cannot apply at once, so `ctl reload` does not say "reloaded" while some
 //! of the change waits: `[gateway]` applies at the gateway's next start; `[control]` and
-//! `[logs]` (other than its patterns) and `[[jobs]]` when clawvisor itself restarts. The rest (restart
+//! `[logs]` (other than its patterns) `[[jobs]]` and `[alerts]` when clawvisor itself restarts. The rest (restart
 //! rules, stop, watchers, probes, quality, log patterns) applies now.
 
 use crate::config::Config;
@@ -21,6 +21,13 @@ pub fn not_applied_now(old: &Config, new: &Config) -> Vec<String> {
         out.push(format!(
             "[logs] {}: when clawvisor restarts",
             logs.join(", ")
+        ));
+    }
+    let alerts = changed_keys(&old.alerts, &new.alerts, &[]);
+    if !alerts.is_empty() {
+        out.push(format!(
+            "[alerts] {}: when clawvisor restarts",
+            alerts.join(", ")
         ));
     }
     let control = changed_keys(&old.control, &new.control, &[]);

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::alerts::{Alert, AlertRouter, HookRunner};
 use crate::config::Config;
 use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::process::reaper::Reaper;
 use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 
+use super::alerting::{self, GATEWAY};
 use super::decide::decide;
 use super::event::{Action, Event};
 use super::input::{Inbox, Input};
@@ -68,6 +70,7 @@ pub struct Runner {
     /// forwarded SIGUSR2.
     view: watch::Sender<GatewayView>,
     epoch: u64,
+    alerts: AlertRouter,
 }
 
 /// Handles other parts (control socket, watchers) need from the runner.
@@ -99,7 +102,8 @@ impl Runner {
             reaper: aux.reaper.clone(),
             aux: aux.aux.clone(),
         });
-        let (runner, mut parts) = Runner::start_with(cfg, ops, Arc::new(aux.clone()))?;
+        let hooks: Arc<dyn HookRunner> = Arc::new(aux.clone());
+        let (runner, mut parts) = Runner::start_full(cfg, ops, Arc::new(aux.clone()), Some(hooks))?;
         parts.aux = Some(aux);
         signals::start(parts.inbox.clone())
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
@@ -113,7 +117,18 @@ impl Runner {
         ops: Arc<dyn ProcessOps>,
         commands: Arc<dyn CommandRunner>,
     ) -> Result<(Runner, Parts), String> {
+        Runner::start_full(cfg, ops, commands, None)
+    }
+
+    /// As [`Runner::start_with`], plus the runner of alert hooks (exec channels).
+    pub fn start_full(
+        cfg: Config,
+        ops: Arc<dyn ProcessOps>,
+        commands: Arc<dyn CommandRunner>,
+        hooks: Option<Arc<dyn HookRunner>>,
+    ) -> Result<(Runner, Parts), String> {
         let (inbox, rx) = Inbox::channel();
+        let alerts = AlertRouter::start(&cfg.alerts, hooks);
         // Log files belong to the gateway's user, when it has one.
         let owner = resolve_credentials(cfg.gateway.user.as_deref(), cfg.gateway.group.as_deref())?
             .map(|c| FileOwner {
@@ -168,6 +183,7 @@ impl Runner {
                 watchers,
                 view,
                 epoch: 0,
+                alerts,
             },
             parts,
         ))
@@ -275,6 +291,12 @@ impl Runner {
                 self.handle(spawned).await;
             }
             Input::SpawnNow => {}
+            Input::AlertTest { channel, reply } => {
+                let alerts = self.alerts.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(alerts.test(channel).await);
+                });
+            }
             Input::ProbeQuality { reply } => {
                 let run = self.watchers.run_quality_now();
                 tokio::spawn(async move {
@@ -298,7 +320,7 @@ impl Runner {
             {
                 self.epoch += 1;
             }
-            let was_ready = self.is_ready();
+            let (was_paused, was_ready) = (self.state.pause.is_some(), self.is_ready());
             let (next, actions) = decide(&self.state, ev, Now::real());
             self.state = next;
             for a in actions {
@@ -313,6 +335,7 @@ impl Runner {
                 let status = self.status_line();
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
             }
+            self.raise_recoveries(was_paused, was_ready);
             self.notify_start_job();
             let view = GatewayView::of(&self.state, self.epoch);
             self.view
@@ -354,9 +377,21 @@ impl Runner {
                 self.save_state(Some(record));
             }
             Action::ClearPause => self.save_state(None),
-            Action::Alert { summary } => {
+            Action::Alert { about, summary } => {
                 tracing::warn!("{summary}");
+                self.alerts.raise(alerting::alert_for(
+                    &about,
+                    summary.clone(),
+                    &self.state,
+                    &self.state.resume_hint,
+                ));
                 self.notice("alert", summary);
+            }
+            Action::Resolved { about, summary } => {
+                tracing::info!("{summary}");
+                self.alerts
+                    .raise(alerting::resolved_for(&about, summary.clone()));
+                self.notice("recovered", summary);
             }
             Action::Reply(r) => {
                 let r = match (r, &self.state_file_error) {
@@ -379,6 +414,27 @@ impl Runner {
             Action::Exit { code } => self.exit_code = Some(code),
         }
         None
+    }
+
+    /// A pause cleared (resume) or a gateway ready again ends those conditions' alerts.
+    fn raise_recoveries(&self, was_paused: bool, was_ready: bool) {
+        if was_paused && self.state.pause.is_none() {
+            self.alerts.raise(Alert::resolved(
+                "pause",
+                GATEWAY,
+                "resumed: the gateway is starting again",
+            ));
+        }
+        if !was_ready && self.is_ready() {
+            let pid = self.state.phase.pid().unwrap_or_default();
+            for kind in ["crash", "restart"] {
+                self.alerts.raise(Alert::resolved(
+                    kind,
+                    GATEWAY,
+                    format!("the gateway (pid {pid}) is ready again"),
+                ));
+            }
+        }
     }
 
     async fn spawn(&mut self) -> Event {
@@ -576,6 +632,11 @@ impl Runner {
         });
         match loaded {
             Ok(new) => {
+                self.alerts.raise(Alert::resolved(
+                    "config",
+                    "config",
+                    "the config reloads again",
+                ));
                 let later = super::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
@@ -600,6 +661,15 @@ impl Runner {
                     errors.0.len()
                 );
                 let msg = format!("the new config has errors; keeping the old one:\n{errors}");
+                self.alerts.raise(
+                    Alert::new(
+                        "config",
+                        crate::alerts::Severity::Warning,
+                        "config",
+                        "reload refused: the new config has errors; keeping the old one",
+                    )
+                    .with_reason(errors.to_string()),
+                );
                 self.notice("alert", msg.clone());
                 Err(msg)
             }
@@ -613,6 +683,7 @@ impl Runner {
         let mut parts = serde_json::Map::new();
         parts.insert("logs".into(), self.logs.stats());
         parts.extend(self.watchers.snapshot());
+        parts.insert("alerts".into(), self.alerts.snapshot());
         if let Some(e) = &self.state_file_error {
             parts.insert(
                 "state_file".into(),

@@ -3,6 +3,16 @@
 
 use std::time::{Duration, Instant};
 
+/// What one observation changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crossing {
+    None,
+    /// Above the limit for the hold: fire.
+    Fired,
+    /// Back at or under the limit after firing.
+    Cleared,
+}
+
 #[derive(Clone, Debug)]
 pub struct HeldThreshold {
     limit: f64,
@@ -32,17 +42,31 @@ impl HeldThreshold {
 
     /// True exactly once per excursion: when `value` has stayed above the limit for `hold`.
     pub fn observe(&mut self, value: f64, now: Instant) -> bool {
+        self.update(value, now) == Crossing::Fired
+    }
+
+    /// As [`HeldThreshold::observe`], also telling when a fired excursion ends.
+    pub fn update(&mut self, value: f64, now: Instant) -> Crossing {
         if self.is_off() || value <= self.limit {
             self.above_since = None;
-            self.fired = false;
-            return false;
+            let was = std::mem::take(&mut self.fired);
+            return if was {
+                Crossing::Cleared
+            } else {
+                Crossing::None
+            };
         }
         let since = *self.above_since.get_or_insert(now);
         if !self.fired && now.duration_since(since) >= self.hold {
             self.fired = true;
-            return true;
+            return Crossing::Fired;
         }
-        false
+        Crossing::None
+    }
+
+    /// Fired and not yet back under the limit.
+    pub fn is_fired(&self) -> bool {
+        self.fired
     }
 
     /// How long the value has been above the limit, if it is.
@@ -86,5 +110,18 @@ mod tests {
         assert!(!off.observe(1e18, t0));
         let mut now = HeldThreshold::new(100.0, s(0));
         assert!(now.observe(101.0, t0), "no hold fires at once");
+    }
+
+    #[test]
+    fn the_end_of_a_fired_excursion_is_reported_once() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut t = HeldThreshold::new(100.0, s(10));
+        assert_eq!(t.update(150.0, t0), Crossing::None);
+        assert_eq!(t.update(90.0, t0 + s(5)), Crossing::None, "never fired");
+        assert_eq!(t.update(150.0, t0 + s(6)), Crossing::None);
+        assert_eq!(t.update(150.0, t0 + s(16)), Crossing::Fired);
+        assert_eq!(t.update(100.0, t0 + s(17)), Crossing::Cleared);
+        assert_eq!(t.update(50.0, t0 + s(18)), Crossing::None);
     }
 }

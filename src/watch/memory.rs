@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::held_threshold::HeldThreshold;
+use super::held_threshold::{Crossing, HeldThreshold};
 use super::tree_sample::TreeSample;
 use super::verdict::Verdict;
 use crate::config::{MemoryConfig, MemoryMeasure, Size};
@@ -67,14 +67,19 @@ impl MemoryTracker {
         };
         let mut out = Vec::new();
         let used = Size(bytes);
-        if self.warn.observe(bytes as f64, now) {
-            out.push(Verdict::new(
+        match self.warn.update(bytes as f64, now) {
+            Crossing::Fired => out.push(Verdict::new(
                 Reaction::Alert,
                 format!(
                     "gateway tree {name} {used} is above memory.warn_above ({}) [{} processes]",
                     self.warn_above, s.processes
                 ),
-            ));
+            )),
+            Crossing::Cleared => out.push(Verdict::cleared(format!(
+                "gateway tree {name} {used} is back under memory.warn_above ({})",
+                self.warn_above
+            ))),
+            Crossing::None => {}
         }
         if self.restart.observe(bytes as f64, now) {
             out.push(Verdict::new(
@@ -141,6 +146,16 @@ mod tests {
         assert_eq!(v[0].reaction, Reaction::Restart);
         assert!(v[0].reason.contains("for 30s"), "{}", v[0].reason);
         assert!(m.observe(&sample(250 << 20), t0 + s(45)).is_empty());
+        // Back under the warning: one recovery, then quiet.
+        let v = m.observe(&sample(50 << 20), t0 + s(50));
+        assert_eq!(v.len(), 1);
+        assert!(v[0].cleared, "{v:?}");
+        assert!(
+            v[0].reason.contains("back under memory.warn_above"),
+            "{}",
+            v[0].reason
+        );
+        assert!(m.observe(&sample(50 << 20), t0 + s(55)).is_empty());
     }
 
     #[test]

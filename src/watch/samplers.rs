@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::disk;
-use super::held_threshold::HeldThreshold;
+use super::held_threshold::{Crossing, HeldThreshold};
 use super::memory::MemoryTracker;
 use super::shared::{Shared, sleep_or_child_change};
 use super::tree_sample::TreeSampler;
@@ -125,7 +125,21 @@ pub async fn disk_task(
         alerts.resize_with(result.len(), || HeldThreshold::new(warn, Duration::ZERO));
         let mut filesystems = Vec::new();
         for (i, (role, u, deleted)) in result.iter().enumerate() {
-            if alerts[i].observe(u.used_percent, Instant::now()) {
+            let crossing = alerts[i].update(u.used_percent, Instant::now());
+            // One condition ("disk") for all watched filesystems: over when none is full.
+            if crossing == Crossing::Cleared && !alerts.iter().any(HeldThreshold::is_fired) {
+                shared.send(
+                    "disk",
+                    Verdict::cleared(format!(
+                        "the filesystem of {} ({}) is {:.1}% full, back under disk.warn_above ({})",
+                        u.path.display(),
+                        role,
+                        u.used_percent,
+                        cfg.warn_above
+                    )),
+                );
+            }
+            if crossing == Crossing::Fired {
                 shared.send(
                     "disk",
                     Verdict::new(

@@ -7,6 +7,8 @@ use crate::supervisor::{Event, Inbox, Reaction};
 pub struct Verdict {
     pub reaction: Reaction,
     pub reason: String,
+    /// The trouble this source alerted about is over (memory back under, probe passing).
+    pub cleared: bool,
 }
 
 impl Verdict {
@@ -14,6 +16,15 @@ impl Verdict {
         Verdict {
             reaction,
             reason: reason.into(),
+            cleared: false,
+        }
+    }
+
+    /// The source's alert condition has ended: its alerts get a recovery message.
+    pub fn cleared(reason: impl Into<String>) -> Verdict {
+        Verdict {
+            cleared: true,
+            ..Verdict::new(Reaction::Alert, reason)
         }
     }
 
@@ -21,6 +32,14 @@ impl Verdict {
     pub fn send(self, source: &str, inbox: &Inbox) {
         // The brain logs the alert or the restart itself; this line keeps the structured
         // source and reaction for whoever greps the journal.
+        if self.cleared {
+            tracing::info!(source, "recovered: {}", self.reason);
+            inbox.event(Event::Cleared {
+                source: source.to_string(),
+                reason: self.reason,
+            });
+            return;
+        }
         tracing::info!(source, reaction = ?self.reaction, "{}", self.reason);
         inbox.event(Event::Trouble {
             source: source.to_string(),
