@@ -5,6 +5,7 @@ pub mod config;
 pub mod control;
 pub mod health;
 pub mod logs;
+pub mod metrics;
 pub mod process;
 pub mod supervisor;
 pub mod watch;

@@ -112,6 +112,14 @@ fn run(cfg: Config) -> i32 {
             return 1;
         }
     };
+    // Likewise the metrics port: a taken port is an error before the gateway starts.
+    let metrics = match clawvisor::metrics::MetricsServer::bind(&cfg) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
     rt.block_on(async move {
         let (runner, parts) = match Runner::start(cfg) {
             Ok(r) => r,
@@ -125,7 +133,11 @@ fn run(cfg: Config) -> i32 {
             logs: parts.logs.clone(),
             notices: parts.notices.clone(),
         });
+        let metrics = metrics.map(|m| m.serve(parts.inbox.clone(), &parts.notices));
         let code = runner.run().await;
+        if let Some(m) = metrics {
+            m.abort();
+        }
         // Aborting the server's task removes the socket file.
         control.abort();
         let _ = control.await;

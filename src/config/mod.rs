@@ -9,6 +9,7 @@ mod environment;
 mod gateway;
 mod load;
 mod logs;
+mod metrics;
 mod notify;
 mod probes;
 mod restart;
@@ -25,7 +26,8 @@ pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use load::{ConfigError, ConfigErrors};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
-pub use notify::{AlertsConfig, MetricsConfig};
+pub use metrics::MetricsConfig;
+pub use notify::AlertsConfig;
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
     ProbesConfig, QualityConfig,
@@ -90,6 +92,7 @@ impl Config {
         self.quality.validate(&mut out);
         self.logs.validate(&mut out);
         self.control.validate(&mut out);
+        self.metrics.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }

@@ -1,11 +1,7 @@
-//! `[alerts]` and `[metrics]`.
+//! `[alerts]`.
 
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {}
-
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {}

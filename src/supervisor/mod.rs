@@ -5,6 +5,7 @@ mod decide;
 mod event;
 mod exit;
 mod pause;
+pub mod restart_reason;
 pub mod persist;
 mod state;
 pub mod wall_time;
