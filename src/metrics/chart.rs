@@ -38,6 +38,8 @@ pub struct Chart {
     pub thresholds: Vec<Threshold>,
     /// A fixed top of the scale (100 for percentages), else from the data.
     pub y_max: Option<f64>,
+    /// What the chart says when it has no readings at all.
+    pub empty: &'static str,
 }
 
 /// What every chart of the page shares: the time span and the marks.
@@ -49,11 +51,12 @@ pub struct Frame {
 }
 
 const W: f64 = 640.0;
-const H: f64 = 190.0;
-const LEFT: f64 = 62.0;
+const H: f64 = 200.0;
+// Y labels sit inside the plot, above their grid lines: nothing clips on a narrow screen.
+const LEFT: f64 = 8.0;
 const RIGHT: f64 = 632.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 160.0;
+const TOP: f64 = 24.0;
+const BOTTOM: f64 = 170.0;
 /// Pixel columns per min/max bucket.
 const COLUMN: f64 = 2.0;
 
@@ -73,7 +76,11 @@ pub fn svg(c: &Chart, f: &Frame) -> String {
         .chain(c.thresholds.iter().map(|t| t.value))
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
-    let top = c.y_max.unwrap_or_else(|| nice_ceiling(data_max * 1.08));
+    let has_data = c
+        .series
+        .iter()
+        .any(|s| s.points.iter().any(|p| p.1.is_finite()));
+    let top = c.y_max.unwrap_or_else(|| nice_ceiling(data_max * 1.08, c.unit));
     let y = |v: f64| BOTTOM - (v / top).clamp(0.0, 1.05) * (BOTTOM - TOP);
     let mut o = String::with_capacity(8 * 1024);
     let _ = write!(
@@ -95,17 +102,23 @@ pub fn svg(c: &Chart, f: &Frame) -> String {
             clock(b)
         );
     }
-    // Grid and y labels: 0, half, top.
-    for frac in [0.0, 0.5, 1.0] {
+    // Grid and y labels: half and top (0 is the axis).
+    for frac in [0.5, 1.0] {
         let v = top * frac;
         let yy = y(v);
         let _ = write!(
             o,
-            r#"<line class="grid" x1="{LEFT}" x2="{RIGHT}" y1="{yy:.1}" y2="{yy:.1}"/><text class="axis" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 6.0,
-            yy + 4.0,
-            fmt_value(v, c.unit)
+            r#"<line class="grid" x1="{LEFT}" x2="{RIGHT}" y1="{yy:.1}" y2="{yy:.1}"/>"#
         );
+        if has_data {
+            let _ = write!(
+                o,
+                r#"<text class="axis" x="{:.1}" y="{:.1}">{}</text>"#,
+                LEFT + 3.0,
+                yy - 4.0,
+                fmt_value(v, c.unit)
+            );
+        }
     }
     // Time labels: start, middle, end.
     for (frac, anchor) in [(0.0, "start"), (0.5, "middle"), (1.0, "end")] {
@@ -173,9 +186,10 @@ pub fn svg(c: &Chart, f: &Frame) -> String {
     if drawn == 0 {
         let _ = write!(
             o,
-            r#"<text class="empty" x="{:.1}" y="{:.1}" text-anchor="middle">no readings yet</text>"#,
+            r#"<text class="empty" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             (LEFT + RIGHT) / 2.0,
-            (TOP + BOTTOM) / 2.0
+            (TOP + BOTTOM) / 2.0,
+            esc(c.empty)
         );
     }
     let _ = write!(
@@ -241,10 +255,18 @@ fn downsample(seg: &[(f64, f64)], f: &Frame) -> Vec<(f64, f64)> {
     out
 }
 
-/// 1, 2 or 5 times a power of ten, at least `v`.
-fn nice_ceiling(v: f64) -> f64 {
+/// 1, 2, 2.5 or 5 times a power of ten, at least `v`; for bytes, in the binary unit the
+/// axis shows (50 MiB, not 47.7 MiB).
+fn nice_ceiling(v: f64, unit: Unit) -> f64 {
     if v <= 0.0 || !v.is_finite() {
         return 1.0;
+    }
+    if let Unit::Bytes = unit {
+        let mut scale = 1.0;
+        while v / scale >= 1000.0 && scale < 1024f64.powi(4) {
+            scale *= 1024.0;
+        }
+        return nice_ceiling(v / scale, Unit::Percent) * scale;
     }
     let p = 10f64.powf(v.log10().floor());
     for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
@@ -314,6 +336,7 @@ mod tests {
             }],
             thresholds: vec![],
             y_max: None,
+            empty: "none",
         };
         let svg = svg(&c, &frame());
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
@@ -340,6 +363,7 @@ mod tests {
             series: vec![],
             thresholds: vec![],
             y_max: Some(100.0),
+            empty: "no readings yet",
         };
         let svg = svg(&c, &frame());
         assert!(svg.contains("no readings yet"));
@@ -351,7 +375,9 @@ mod tests {
         assert_eq!(fmt_value(1536.0 * 1024.0 * 1024.0, Unit::Bytes), "1.5 GiB");
         assert_eq!(fmt_value(250.0, Unit::Millis), "250 ms");
         assert_eq!(fmt_value(2500.0, Unit::Millis), "2.5 s");
-        assert_eq!(nice_ceiling(108.0), 200.0);
-        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(108.0, Unit::Millis), 200.0);
+        assert_eq!(nice_ceiling(0.0, Unit::Millis), 1.0);
+        let mib = 1024.0 * 1024.0;
+        assert_eq!(nice_ceiling(43.0 * mib, Unit::Bytes), 50.0 * mib);
     }
 }

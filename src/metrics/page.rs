@@ -27,25 +27,26 @@ h2{font-size:16px;margin:0 0 6px}
 .facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:6px 16px;margin-top:10px}
 .facts div{min-width:0}.facts b{display:block;font-size:12px;color:var(--muted);font-weight:500}
 .paused-box{border-color:#b91c1c;border-width:2px}
-pre{white-space:pre-wrap;word-break:break-word;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:var(--bg);padding:8px;border-radius:6px;max-height:320px;overflow:auto;margin:6px 0}
+pre{white-space:pre-wrap;word-break:break-word;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:var(--bg);padding:8px;border-radius:6px;overflow-x:auto;margin:6px 0}
 code{font:13px ui-monospace,Menlo,Consolas,monospace;background:var(--bg);padding:2px 6px;border-radius:4px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,460px),1fr));gap:12px}
 .charts .card{margin:0}
 svg.chart{width:100%;height:auto;display:block}
 .grid{stroke:var(--line);stroke-width:1}.axisline{stroke:var(--muted);stroke-width:1}
-.axis{fill:var(--muted);font-size:12px}
-.empty{fill:var(--muted);font-size:14px}
+.axis{fill:var(--muted);font-size:13px}
+.empty{fill:var(--muted);font-size:15px}
 .series{fill:none;stroke-width:2;stroke-linejoin:round}
 .s1{stroke:#2563eb;fill:#2563eb}.s2{stroke:#9333ea;fill:#9333ea}.s3{stroke:#0d9488;fill:#0d9488}.s4{stroke:#ea580c;fill:#ea580c}
 polyline.series{fill:none}
 .threshold{stroke-width:1.5;stroke-dasharray:6 4}.warn{stroke:#d97706;fill:#d97706}.limit{stroke:#dc2626;fill:#dc2626}.total{stroke:var(--muted);fill:var(--muted)}
-.tlabel{font-size:11px;stroke:none}
-.restart{stroke:#dc2626;stroke-width:2;stroke-dasharray:3 2}
+.tlabel{font-size:12px;stroke:none}
+@media (max-width:600px){.axis,.tlabel{font-size:22px}.empty{font-size:24px}main{padding:8px}}
+.restart{stroke:#dc2626;stroke-width:1.5;stroke-opacity:.8}
 .pause{fill:#9ca3af;fill-opacity:.35}
 .legend{font-size:13px;color:var(--muted);margin-top:4px}
 .legend span{margin-right:12px;white-space:nowrap}
 .legend i{display:inline-block;width:14px;height:3px;vertical-align:middle;margin-right:4px;background:currentColor}
-.legend .restart-key i{background:#dc2626}.legend .pause-key i{background:#9ca3af;height:10px}
+.legend .restart-key{color:#dc2626}.legend .restart-key i{width:2px;height:12px}.legend .pause-key i{background:#9ca3af;height:10px}
 .legend .s1{color:#2563eb}.legend .s2{color:#9333ea}.legend .s3{color:#0d9488}.legend .s4{color:#ea580c}.legend .warn{color:#d97706}.legend .limit{color:#dc2626}.legend .total{color:var(--muted)}
 table{width:100%;border-collapse:collapse;font-size:13px}
 td,th{text-align:left;padding:4px 6px;border-top:1px solid var(--line);vertical-align:top}
@@ -154,12 +155,23 @@ fn pause_box(o: &mut String, s: &Status, pause: &crate::supervisor::PauseRecord)
         esc(s.resume_hint.as_deref().unwrap_or(crate::supervisor::RESUME_HINT))
     );
     if !pause.last_lines.is_empty() {
-        o.push_str(r#"<h2>Last lines before the pause</h2><pre id="pause-lines">"#);
-        for l in &pause.last_lines {
+        let n = pause.last_lines.len();
+        let shown = &pause.last_lines[n.saturating_sub(PAUSE_LINES_SHOWN)..];
+        let _ = write!(
+            o,
+            r#"<h2>Last {} lines before the pause</h2><pre id="pause-lines">"#,
+            shown.len()
+        );
+        for l in shown {
             o.push_str(&esc(l));
             o.push('\n');
         }
         o.push_str("</pre>");
+        if n > shown.len() {
+            o.push_str(
+                "<p>More with <code>clawvisor ctl logs</code> and in the log files.</p>",
+            );
+        }
     }
     o.push_str("</section>");
 }
@@ -206,16 +218,21 @@ fn series(h: &History, name: &'static str, class: &'static str, f: impl Fn(&Samp
     }
 }
 
+const NO_GPU: &str = "no GPU readings (no NVML, or [gpu] enabled = false)";
+
+/// Pause lines shown on the page: the newest, where the cause usually is.
+const PAUSE_LINES_SHOWN: usize = 20;
+
 fn charts(o: &mut String, p: &PageInput) {
     let h = p.history;
     let k = p.constants;
     let fr = frame(h, p.now);
     let mut mem_limits = Vec::new();
     if let Some(v) = k.memory_warn_bytes {
-        mem_limits.push(Threshold { name: "warn", class: "warn", value: v as f64 });
+        mem_limits.push(Threshold { name: "warn_above", class: "warn", value: v as f64 });
     }
     if let Some(v) = k.memory_restart_bytes {
-        mem_limits.push(Threshold { name: "restart", class: "limit", value: v as f64 });
+        mem_limits.push(Threshold { name: "restart_above", class: "limit", value: v as f64 });
     }
     let gpu_total = h.samples().back().map_or(f64::NAN, |s| f64::from(s.gpu_total));
     let charts = [
@@ -229,6 +246,7 @@ fn charts(o: &mut String, p: &PageInput) {
             ],
             thresholds: mem_limits,
             y_max: None,
+            empty: "no readings yet ([memory] enabled = false?)",
         },
         Chart {
             id: "chart-gpu-memory",
@@ -240,6 +258,7 @@ fn charts(o: &mut String, p: &PageInput) {
             ],
             thresholds: vec![Threshold { name: "total", class: "total", value: gpu_total }],
             y_max: None,
+            empty: NO_GPU,
         },
         Chart {
             id: "chart-gpu-util",
@@ -248,6 +267,7 @@ fn charts(o: &mut String, p: &PageInput) {
             series: vec![series(h, "utilisation", "s3", |s| s.gpu_util)],
             thresholds: vec![],
             y_max: Some(100.0),
+            empty: NO_GPU,
         },
         Chart {
             id: "chart-probes",
@@ -260,6 +280,7 @@ fn charts(o: &mut String, p: &PageInput) {
             ],
             thresholds: vec![],
             y_max: None,
+            empty: "no probe results yet (no [probes.*] configured?)",
         },
         Chart {
             id: "chart-ttft",
@@ -268,6 +289,7 @@ fn charts(o: &mut String, p: &PageInput) {
             series: vec![series(h, "TTFT", "s4", |s| s.ttft_ms)],
             thresholds: vec![],
             y_max: None,
+            empty: "no completion probe results yet",
         },
     ];
     let span = humantime::format_duration(std::time::Duration::from_secs((fr.t1 - fr.t0).max(0.0) as u64));
@@ -283,10 +305,20 @@ fn charts(o: &mut String, p: &PageInput) {
             let _ = write!(o, r#"<span class="{}"><i></i>{}</span>"#, s.class, esc(s.name));
         }
         for t in c.thresholds.iter().filter(|t| t.value.is_finite()) {
-            let _ = write!(o, r#"<span class="{}"><i></i>{} (dashed)</span>"#, t.class, esc(t.name));
+            let _ = write!(
+                o,
+                r#"<span class="{}"><i></i>{} {} (dashed)</span>"#,
+                t.class,
+                esc(t.name),
+                fmt_value(t.value, c.unit)
+            );
         }
         if !fr.restarts.is_empty() {
-            let _ = write!(o, r#"<span class="restart-key"><i></i>restart ({})</span>"#, fr.restarts.len());
+            let _ = write!(
+                o,
+                r#"<span class="restart-key"><i></i>gateway restarted ({})</span>"#,
+                fr.restarts.len()
+            );
         }
         if !fr.pauses.is_empty() {
             o.push_str(r#"<span class="pause-key"><i></i>paused</span>"#);
