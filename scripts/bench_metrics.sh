@@ -106,8 +106,11 @@ start 1ms 20s
 rss() { awk '/VmRSS/ {print $2}' "/proc/$cv_pid/status"; }
 sleep 2
 before="$(rss)"
-sleep 22
+for _ in $(seq 240); do
+    page="$(curl -s "http://127.0.0.1:$mport/")"
+    grep -q 'history: 20000 of 20000' <<<"$page" && break
+    sleep 0.5
+done
 after="$(rss)"
-page="$(curl -s "http://127.0.0.1:$mport/")"
 echo "full ring: $(echo "$page" | grep -o 'history: [0-9]* of [0-9]* samples ([^)]*)')" \
      "; clawvisor RSS ${before} KiB after 2 s -> ${after} KiB full ($(( after - before )) KiB growth)"

@@ -89,8 +89,15 @@ fn chromium_renders_charts_with_restart_marks_and_the_pause_box() {
     let gw_s = gw.to_string();
     let cv = Clawvisor::start(
         &[
-            FAKE_GATEWAY, "--port", &gw_s, "--leak-rate", "8MiB", "--crash-every", "3s",
-            "--log-rate", "2",
+            FAKE_GATEWAY,
+            "--port",
+            &gw_s,
+            "--leak-rate",
+            "8MiB",
+            "--crash-every",
+            "3s",
+            "--log-rate",
+            "2",
         ],
         &format!(
             r#"
@@ -134,12 +141,21 @@ history = "2m"
         count_in(&dom, "chart-memory", "class=\"restart\"") >= 2,
         "restart marks missing: {dom}"
     );
-    assert_eq!(count_in(&dom, "chart-memory", "class=\"threshold warn\""), 1);
-    assert_eq!(count_in(&dom, "chart-memory", "class=\"threshold limit\""), 1);
+    assert_eq!(
+        count_in(&dom, "chart-memory", "class=\"threshold warn\""),
+        1
+    );
+    assert_eq!(
+        count_in(&dom, "chart-memory", "class=\"threshold limit\""),
+        1
+    );
     assert!(points_in(&dom, "chart-probes") >= 5, "probe chart empty");
     assert!(points_in(&dom, "chart-ttft") >= 1, "TTFT chart empty");
     assert!(dom.contains("restart at "), "restart marks have no tooltip");
-    assert!(!dom.contains("<script"), "the page must not need JavaScript");
+    assert!(
+        !dom.contains("<script"),
+        "the page must not need JavaScript"
+    );
 
     // Paused: the box with the reason, the last lines and the exact resume command, and a
     // pause band on the charts.
@@ -158,7 +174,10 @@ history = "2m"
         dom.contains("<code id=\"resume-command\">clawvisor ctl resume</code>"),
         "{dom:.3000}"
     );
-    assert!(dom.contains("id=\"pause-lines\""), "no last lines: {dom:.3000}");
+    assert!(
+        dom.contains("id=\"pause-lines\""),
+        "no last lines: {dom:.3000}"
+    );
     assert!(count_in(&dom, "chart-memory", "class=\"pause\"") >= 1);
     chromium(
         profile.path(),

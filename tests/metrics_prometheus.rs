@@ -90,8 +90,16 @@ fn prometheus_scrapes_clawvisor_and_sees_it_up() {
         log()
     );
     let restarts = query(prom_port, "clawvisor_gateway_restarts_total").unwrap();
-    assert_eq!(restarts.len(), 11, "one series per restart reason: {restarts:?}");
+    assert_eq!(
+        restarts.len(),
+        11,
+        "one series per restart reason: {restarts:?}"
+    );
     // Prometheus kept the OpenMetrics unit and type: a histogram's buckets are queryable.
-    let buckets = query(prom_port, "clawvisor_probe_duration_seconds_bucket{probe=\"liveness\"}").unwrap();
+    let buckets = query(
+        prom_port,
+        "clawvisor_probe_duration_seconds_bucket{probe=\"liveness\"}",
+    )
+    .unwrap();
     assert!(buckets.len() >= 10, "{buckets:?}");
 }

@@ -17,7 +17,10 @@ const T: Duration = Duration::from_secs(30);
 /// The families of a scrape, as the OpenMetrics parser sees them.
 fn parse(text: &str) -> Vec<Value> {
     let mut p = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/metrics_support/parse_openmetrics.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/metrics_support/parse_openmetrics.py"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -114,26 +117,71 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
         ("clawvisor_gateway_up", "gauge", "", &[]),
         ("clawvisor_gateway_ready", "gauge", "", &[]),
         ("clawvisor_gateway_restarts", "counter", "", &["reason"]),
-        ("clawvisor_gateway_start_time_seconds", "gauge", "seconds", &[]),
+        (
+            "clawvisor_gateway_start_time_seconds",
+            "gauge",
+            "seconds",
+            &[],
+        ),
         ("clawvisor_gateway_last_exit_code", "gauge", "", &[]),
         ("clawvisor_gateway_last_exit_signal", "gauge", "", &[]),
-        ("clawvisor_gateway_last_exit_timestamp_seconds", "gauge", "seconds", &[]),
+        (
+            "clawvisor_gateway_last_exit_timestamp_seconds",
+            "gauge",
+            "seconds",
+            &[],
+        ),
         ("clawvisor_gateway_paused", "gauge", "", &[]),
-        ("clawvisor_gateway_paused_since_timestamp_seconds", "gauge", "seconds", &[]),
-        ("clawvisor_gateway_resident_memory_bytes", "gauge", "bytes", &[]),
-        ("clawvisor_gateway_proportional_memory_bytes", "gauge", "bytes", &[]),
+        (
+            "clawvisor_gateway_paused_since_timestamp_seconds",
+            "gauge",
+            "seconds",
+            &[],
+        ),
+        (
+            "clawvisor_gateway_resident_memory_bytes",
+            "gauge",
+            "bytes",
+            &[],
+        ),
+        (
+            "clawvisor_gateway_proportional_memory_bytes",
+            "gauge",
+            "bytes",
+            &[],
+        ),
         ("clawvisor_gateway_processes", "gauge", "", &[]),
         ("clawvisor_memory_limit_bytes", "gauge", "bytes", &["kind"]),
         ("clawvisor_gpu_available", "gauge", "", &[]),
         ("clawvisor_gateway_gpu_memory_bytes", "gauge", "bytes", &[]),
         ("clawvisor_filesystem_used_ratio", "gauge", "", &["role"]),
         ("clawvisor_probe_success", "gauge", "", &["probe"]),
-        ("clawvisor_probe_results", "counter", "", &["probe", "result"]),
-        ("clawvisor_probe_duration_seconds", "histogram", "seconds", &["probe"]),
-        ("clawvisor_completion_time_to_first_token_seconds", "histogram", "seconds", &[]),
+        (
+            "clawvisor_probe_results",
+            "counter",
+            "",
+            &["probe", "result"],
+        ),
+        (
+            "clawvisor_probe_duration_seconds",
+            "histogram",
+            "seconds",
+            &["probe"],
+        ),
+        (
+            "clawvisor_completion_time_to_first_token_seconds",
+            "histogram",
+            "seconds",
+            &[],
+        ),
         ("clawvisor_completion_tokens_per_second", "gauge", "", &[]),
         ("clawvisor_quality_pass_ratio", "gauge", "", &[]),
-        ("clawvisor_quality_last_run_timestamp_seconds", "gauge", "seconds", &[]),
+        (
+            "clawvisor_quality_last_run_timestamp_seconds",
+            "gauge",
+            "seconds",
+            &[],
+        ),
         ("clawvisor_log_read_bytes", "counter", "bytes", &[]),
         ("clawvisor_log_lines", "counter", "", &[]),
         ("clawvisor_log_dropped_lines", "counter", "", &[]),
@@ -145,12 +193,17 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
         assert_eq!(f["type"], *ty, "{name}");
         assert_eq!(f["unit"], *unit, "{name}");
         let help = f["help"].as_str().unwrap();
-        assert!(!help.is_empty() && !help.ends_with(".."), "{name}: help {help:?}");
+        assert!(
+            !help.is_empty() && !help.ends_with(".."),
+            "{name}: help {help:?}"
+        );
         let want: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
         assert_eq!(label_sets(f), [want], "{name}");
     }
     // Every state and reason is a series from the start; exactly one state is 1.
-    let states = ["starting", "running", "backoff", "stopping", "paused", "stopped", "exiting"];
+    let states = [
+        "starting", "running", "backoff", "stopping", "paused", "stopped", "exiting",
+    ];
     let state_of = |fams: &[Value]| -> Vec<&str> {
         states
             .iter()
@@ -160,8 +213,17 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
     };
     assert_eq!(state_of(&fams), ["running"]);
     let reasons = [
-        "crash", "signal", "spawn_failed", "memory", "gpu", "probe", "log_pattern", "logs",
-        "operator", "requested", "other",
+        "crash",
+        "signal",
+        "spawn_failed",
+        "memory",
+        "gpu",
+        "probe",
+        "log_pattern",
+        "logs",
+        "operator",
+        "requested",
+        "other",
     ];
     for r in reasons {
         assert_eq!(
@@ -172,11 +234,26 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
     }
     for p in ["startup", "liveness", "readiness", "completion"] {
         for result in ["pass", "fail"] {
-            value(&fams, "clawvisor_probe_results_total", &[("probe", p), ("result", result)]);
+            value(
+                &fams,
+                "clawvisor_probe_results_total",
+                &[("probe", p), ("result", result)],
+            );
         }
-        value(&fams, "clawvisor_probe_duration_seconds_count", &[("probe", p)]);
+        value(
+            &fams,
+            "clawvisor_probe_duration_seconds_count",
+            &[("probe", p)],
+        );
     }
-    assert_eq!(value(&fams, "clawvisor_memory_limit_bytes", &[("kind", "restart")]), 2.0 * 1024.0 * 1024.0 * 1024.0);
+    assert_eq!(
+        value(
+            &fams,
+            "clawvisor_memory_limit_bytes",
+            &[("kind", "restart")]
+        ),
+        2.0 * 1024.0 * 1024.0 * 1024.0
+    );
     assert!(value(&fams, "clawvisor_gateway_resident_memory_bytes", &[]) > 0.0);
     assert_eq!(value(&fams, "clawvisor_gateway_last_exit_code", &[]), -1.0);
     assert_eq!(value(&fams, "clawvisor_gateway_paused", &[]), 0.0);
@@ -185,21 +262,43 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    assert!((now - started).abs() < 120.0, "start time {started} vs now {now}");
+    assert!(
+        (now - started).abs() < 120.0,
+        "start time {started} vs now {now}"
+    );
 
     // The fake exits with code 3 after 3 s: the crash counter and the exit code move.
-    assert!(eventually(T, || {
-        fams = scrape(port);
-        value(&fams, "clawvisor_gateway_restarts_total", &[("reason", "crash")]) >= 1.0
-    }), "{}", m::get(port, "/metrics").body);
+    assert!(
+        eventually(T, || {
+            fams = scrape(port);
+            value(
+                &fams,
+                "clawvisor_gateway_restarts_total",
+                &[("reason", "crash")],
+            ) >= 1.0
+        }),
+        "{}",
+        m::get(port, "/metrics").body
+    );
     assert_eq!(value(&fams, "clawvisor_gateway_last_exit_code", &[]), 3.0);
     assert!(value(&fams, "clawvisor_gateway_last_exit_timestamp_seconds", &[]) > started);
     // The same numbers as `ctl status --json` (read between two scrapes).
-    let before = value(&fams, "clawvisor_gateway_restarts_total", &[("reason", "crash")]);
+    let before = value(
+        &fams,
+        "clawvisor_gateway_restarts_total",
+        &[("reason", "crash")],
+    );
     let status = m::ctl_status(&cv);
-    let after = value(&scrape(port), "clawvisor_gateway_restarts_total", &[("reason", "crash")]);
+    let after = value(
+        &scrape(port),
+        "clawvisor_gateway_restarts_total",
+        &[("reason", "crash")],
+    );
     let json = status["restarts_by_reason"]["crash"].as_f64().unwrap();
-    assert!(before <= json && json <= after, "{before} <= {json} <= {after}");
+    assert!(
+        before <= json && json <= after,
+        "{before} <= {json} <= {after}"
+    );
 
     // A pause: the state gauges follow, /readyz says why, /healthz stays fine.
     m::ctl(&cv, &["pause"]);
@@ -209,19 +308,38 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
     }));
     assert_eq!(value(&fams, "clawvisor_gateway_paused", &[]), 1.0);
     assert_eq!(value(&fams, "clawvisor_gateway_up", &[]), 0.0);
-    assert!(value(&fams, "clawvisor_gateway_paused_since_timestamp_seconds", &[]) > started);
+    assert!(
+        value(
+            &fams,
+            "clawvisor_gateway_paused_since_timestamp_seconds",
+            &[]
+        ) > started
+    );
     let r = m::get(port, "/readyz");
     assert_eq!(r.status, 503, "{}", r.body);
-    assert!(r.body.starts_with("paused: paused by `clawvisor ctl pause`"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("paused: paused by `clawvisor ctl pause`"),
+        "{}",
+        r.body
+    );
     let r = m::get(port, "/healthz");
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.starts_with("ok: clawvisor's decision loop answered"), "{}", r.body);
+    assert!(
+        r.body.starts_with("ok: clawvisor's decision loop answered"),
+        "{}",
+        r.body
+    );
 
     // Resume: an operator restart, and the gateway is ready again.
     m::ctl(&cv, &["resume"]);
     assert!(eventually(T, || {
         fams = scrape(port);
-        value(&fams, "clawvisor_gateway_restarts_total", &[("reason", "operator")]) == 1.0
+        value(
+            &fams,
+            "clawvisor_gateway_restarts_total",
+            &[("reason", "operator")],
+        ) == 1.0
             && value(&fams, "clawvisor_gateway_ready", &[]) == 1.0
     }));
     let r = m::get(port, "/readyz");
@@ -240,7 +358,11 @@ fn the_listener_is_read_only_and_bounded() {
     let r = m::request(port, "HEAD", "/").unwrap();
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty(), "HEAD sent a body: {}", r.body);
-    assert!(r.header("content-security-policy").unwrap().starts_with("default-src 'none'"));
+    assert!(
+        r.header("content-security-policy")
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
 
     // A request head over 16 KiB is refused, not buffered.
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::units::Dur;
 
-/// The most samples the history ring may hold (`history / sample_every`): about 120 bytes
-/// each, so the ring stays under ~2.4 MB whatever the config says.
+/// The most samples the history ring may hold (`history / sample_every`): 56 bytes each,
+/// so the ring stays under ~1.1 MiB whatever the config says.
 pub const MAX_HISTORY_SAMPLES: u64 = 20_000;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -48,11 +48,17 @@ impl MetricsConfig {
 
     pub(super) fn validate(&self, out: &mut Vec<(String, String)>) {
         if self.sample_every.get().is_zero() {
-            out.push(("metrics.sample_every".into(), "must be longer than 0s".into()));
+            out.push((
+                "metrics.sample_every".into(),
+                "must be longer than 0s".into(),
+            ));
         } else if self.history.get() < self.sample_every.get() {
             out.push((
                 "metrics.history".into(),
-                format!("must be at least metrics.sample_every ({})", self.sample_every),
+                format!(
+                    "must be at least metrics.sample_every ({})",
+                    self.sample_every
+                ),
             ));
         } else if self.history_samples() as u64 > MAX_HISTORY_SAMPLES {
             out.push((
@@ -66,7 +72,39 @@ impl MetricsConfig {
             ));
         }
         if self.max_connections == 0 {
-            out.push(("metrics.max_connections".into(), "must be at least 1".into()));
+            out.push((
+                "metrics.max_connections".into(),
+                "must be at least 1".into(),
+            ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn errors(text: &str) -> String {
+        match Config::parse(text, "t.toml") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn off_by_default_and_checked_when_set() {
+        let cfg = Config::parse("", "t.toml").unwrap();
+        assert_eq!(cfg.metrics.listen, None);
+        assert_eq!(cfg.metrics.history_samples(), 2160);
+        let cfg = Config::parse("[metrics]\nlisten = \"127.0.0.1:9820\"", "t.toml").unwrap();
+        assert_eq!(cfg.metrics.listen.unwrap().port(), 9820);
+        let e = errors("[metrics]\nlisten = \"localhost\"");
+        assert!(e.contains("metrics.listen") || e.contains("listen"), "{e}");
+        let e = errors("[metrics]\nsample_every = \"1ms\"\nhistory = \"1h\"");
+        assert!(e.contains("metrics.history") && e.contains("at most 20000"), "{e}");
+        let e = errors("[metrics]\nsample_every = \"0s\"");
+        assert!(e.contains("metrics.sample_every"), "{e}");
+        let e = errors("[metrics]\nmax_connections = 0");
+        assert!(e.contains("metrics.max_connections"), "{e}");
     }
 }

@@ -80,7 +80,9 @@ pub fn svg(c: &Chart, f: &Frame) -> String {
         .series
         .iter()
         .any(|s| s.points.iter().any(|p| p.1.is_finite()));
-    let top = c.y_max.unwrap_or_else(|| nice_ceiling(data_max * 1.08, c.unit));
+    let top = c
+        .y_max
+        .unwrap_or_else(|| nice_ceiling(data_max * 1.08, c.unit));
     let y = |v: f64| BOTTOM - (v / top).clamp(0.0, 1.05) * (BOTTOM - TOP);
     let mut o = String::with_capacity(8 * 1024);
     let _ = write!(

@@ -150,7 +150,12 @@ fn gateway_families(b: &mut Builder, s: &Status) {
         None,
         &states,
     );
-    b.gauge("gateway_up", "1 while the gateway process runs", None, flag(s.pid.is_some()));
+    b.gauge(
+        "gateway_up",
+        "1 while the gateway process runs",
+        None,
+        flag(s.pid.is_some()),
+    );
     b.gauge(
         "gateway_ready",
         "1 while the gateway is ready (its readiness probe passed)",
@@ -221,7 +226,9 @@ fn gateway_families(b: &mut Builder, s: &Status) {
         "gateway_paused_since_timestamp",
         "When the current pause began, Unix time (0: not paused)",
         Some(Unit::Seconds),
-        s.pause.as_ref().map_or(0.0, |p| crate::metrics::unix(p.since)),
+        s.pause
+            .as_ref()
+            .map_or(0.0, |p| crate::metrics::unix(p.since)),
     );
 }
 
@@ -252,7 +259,10 @@ fn memory_families(b: &mut Builder, s: &Status, k: &Constants) {
         Some(Unit::Bytes),
         &[
             (labels(&[("kind", "warn")]), limit(k.memory_warn_bytes)),
-            (labels(&[("kind", "restart")]), limit(k.memory_restart_bytes)),
+            (
+                labels(&[("kind", "restart")]),
+                limit(k.memory_restart_bytes),
+            ),
         ],
     );
 }
@@ -276,7 +286,10 @@ fn gpu_families(b: &mut Builder, s: &Status) {
         devices
             .iter()
             .map(|(i, d)| {
-                let v = d.get(key).and_then(|v| v.as_f64()).map_or(f64::NAN, |v| v * scale);
+                let v = d
+                    .get(key)
+                    .and_then(|v| v.as_f64())
+                    .map_or(f64::NAN, |v| v * scale);
                 (labels(&[("gpu", i)]), v)
             })
             .collect()
@@ -316,7 +329,10 @@ fn disk_families(b: &mut Builder, s: &Status) {
         fss.iter()
             .map(|f| {
                 let role = f.get("role").and_then(|r| r.as_str()).unwrap_or("other");
-                let v = f.get(key).and_then(|v| v.as_f64()).map_or(f64::NAN, |v| v * scale);
+                let v = f
+                    .get(key)
+                    .and_then(|v| v.as_f64())
+                    .map_or(f64::NAN, |v| v * scale);
                 (labels(&[("role", role)]), v)
             })
             .collect()
@@ -383,13 +399,21 @@ fn probe_families(b: &mut Builder, s: &Status, tally: &Tally) {
         "quality_pass_ratio",
         "Passed fraction of the last quality run, 0 to 1 (NaN: no run yet)",
         None,
-        if runs > 0.0 { num_or_nan(q, "pass_rate") } else { f64::NAN },
+        if runs > 0.0 {
+            num_or_nan(q, "pass_rate")
+        } else {
+            f64::NAN
+        },
     );
     b.gauge(
         "quality_last_run_timestamp",
         "When the last quality run finished, Unix time (0: none yet)",
         Some(Unit::Seconds),
-        if runs > 0.0 { read::at_secs(q).unwrap_or(0.0) } else { 0.0 },
+        if runs > 0.0 {
+            read::at_secs(q).unwrap_or(0.0)
+        } else {
+            0.0
+        },
     );
     b.counter(
         "quality_runs",
@@ -402,19 +426,62 @@ fn probe_families(b: &mut Builder, s: &Status, tally: &Tally) {
 fn log_families(b: &mut Builder, s: &Status) {
     let l = part(s, "logs");
     let n = |key: &str| num(l, key).unwrap_or(0.0);
-    b.counter("log_read", "Bytes read from the gateway's output", Some(Unit::Bytes), n("bytes_read"));
-    b.counter("log_written", "Bytes written to log files", Some(Unit::Bytes), n("bytes_written"));
-    b.counter("log_lines", "Lines read from the gateway's output", None, n("lines_read"));
-    b.counter("log_dropped_lines", "Lines dropped (disk full or stalled)", None, n("lines_dropped"));
-    b.counter("log_dropped", "Bytes dropped (disk full or stalled)", Some(Unit::Bytes), n("bytes_dropped"));
+    b.counter(
+        "log_read",
+        "Bytes read from the gateway's output",
+        Some(Unit::Bytes),
+        n("bytes_read"),
+    );
+    b.counter(
+        "log_written",
+        "Bytes written to log files",
+        Some(Unit::Bytes),
+        n("bytes_written"),
+    );
+    b.counter(
+        "log_lines",
+        "Lines read from the gateway's output",
+        None,
+        n("lines_read"),
+    );
+    b.counter(
+        "log_dropped_lines",
+        "Lines dropped (disk full or stalled)",
+        None,
+        n("lines_dropped"),
+    );
+    b.counter(
+        "log_dropped",
+        "Bytes dropped (disk full or stalled)",
+        Some(Unit::Bytes),
+        n("bytes_dropped"),
+    );
     b.counter("log_rotations", "Log file rotations", None, n("rotations"));
-    b.counter("log_write_errors", "Failed writes to log files", None, n("write_errors"));
-    b.counter("log_pattern_matches", "Lines that matched a [[logs.patterns]] rule", None, n("pattern_matches"));
+    b.counter(
+        "log_write_errors",
+        "Failed writes to log files",
+        None,
+        n("write_errors"),
+    );
+    b.counter(
+        "log_pattern_matches",
+        "Lines that matched a [[logs.patterns]] rule",
+        None,
+        n("pattern_matches"),
+    );
     b.gauge(
         "log_compress_backlog",
         "Rotated files waiting to be compressed",
         None,
         n("compress_backlog"),
     );
-    b.gauge("log_dropping", "1 while lines are being dropped", None, flag(l.and_then(|v| v.get("dropping")?.as_bool()).unwrap_or(false)));
+    b.gauge(
+        "log_dropping",
+        "1 while lines are being dropped",
+        None,
+        flag(
+            l.and_then(|v| v.get("dropping")?.as_bool())
+                .unwrap_or(false),
+        ),
+    );
 }

@@ -12,7 +12,9 @@ pub fn readiness(s: &Status) -> Result<String, String> {
         "running" => Err("loading: the gateway runs but its readiness probe has not passed".into()),
         "paused" => Err(format!(
             "paused: {}",
-            s.pause.as_ref().map_or("no reason recorded", |p| p.reason.as_str())
+            s.pause
+                .as_ref()
+                .map_or("no reason recorded", |p| p.reason.as_str())
         )),
         "backoff" => Err(format!(
             "backoff: restart in {:.1}s{}",
@@ -52,9 +54,21 @@ mod tests {
     #[test]
     fn only_a_ready_running_gateway_is_ready() {
         assert!(readiness(&status("running", true)).is_ok());
-        assert!(readiness(&status("running", false)).unwrap_err().starts_with("loading"));
-        assert!(readiness(&status("backoff", false)).unwrap_err().starts_with("backoff: restart in 2.0s"));
-        assert!(readiness(&status("paused", false)).unwrap_err().starts_with("paused"));
+        assert!(
+            readiness(&status("running", false))
+                .unwrap_err()
+                .starts_with("loading")
+        );
+        assert!(
+            readiness(&status("backoff", false))
+                .unwrap_err()
+                .starts_with("backoff: restart in 2.0s")
+        );
+        assert!(
+            readiness(&status("paused", false))
+                .unwrap_err()
+                .starts_with("paused")
+        );
         assert!(readiness(&status("stopped", false)).is_err());
     }
 }

@@ -132,7 +132,10 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Reply {
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(page::CSP),
             );
-            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
             h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             r
         }

@@ -109,10 +109,15 @@ fn header(o: &mut String, s: &Status, now: f64) {
     let fact = |o: &mut String, id: &str, name: &str, value: &str| {
         let _ = write!(o, r#"<div id="{id}"><b>{name}</b>{}</div>"#, esc(value));
     };
-    fact(o, "pid", "gateway pid", &s.pid.map_or("–".into(), |p| p.to_string()));
-    let uptime = s
-        .uptime_secs
-        .map_or("–".into(), |u| humantime::format_duration(std::time::Duration::from_secs(u as u64)).to_string());
+    fact(
+        o,
+        "pid",
+        "gateway pid",
+        &s.pid.map_or("–".into(), |p| p.to_string()),
+    );
+    let uptime = s.uptime_secs.map_or("–".into(), |u| {
+        humantime::format_duration(std::time::Duration::from_secs(u as u64)).to_string()
+    });
     fact(o, "uptime", "uptime", &uptime);
     fact(o, "ready", "ready", if s.ready { "yes" } else { "no" });
     let reasons: Vec<String> = s
@@ -152,7 +157,10 @@ fn pause_box(o: &mut String, s: &Status, pause: &crate::supervisor::PauseRecord)
         r#"<section id="pause" class="card paused-box"><h2>Paused since {} UTC</h2><p id="pause-reason">{}</p><p>Look at the lines below, fix the cause, then run: <code id="resume-command">{}</code></p>"#,
         since.format("%Y-%m-%d %H:%M:%S"),
         esc(&pause.reason),
-        esc(s.resume_hint.as_deref().unwrap_or(crate::supervisor::RESUME_HINT))
+        esc(s
+            .resume_hint
+            .as_deref()
+            .unwrap_or(crate::supervisor::RESUME_HINT))
     );
     if !pause.last_lines.is_empty() {
         let n = pause.last_lines.len();
@@ -168,9 +176,7 @@ fn pause_box(o: &mut String, s: &Status, pause: &crate::supervisor::PauseRecord)
         }
         o.push_str("</pre>");
         if n > shown.len() {
-            o.push_str(
-                "<p>More with <code>clawvisor ctl logs</code> and in the log files.</p>",
-            );
+            o.push_str("<p>More with <code>clawvisor ctl logs</code> and in the log files.</p>");
         }
     }
     o.push_str("</section>");
@@ -210,7 +216,12 @@ fn frame(h: &History, now: f64) -> Frame {
     }
 }
 
-fn series(h: &History, name: &'static str, class: &'static str, f: impl Fn(&Sample) -> f32) -> Series {
+fn series(
+    h: &History,
+    name: &'static str,
+    class: &'static str,
+    f: impl Fn(&Sample) -> f32,
+) -> Series {
     Series {
         name,
         class,
@@ -229,12 +240,23 @@ fn charts(o: &mut String, p: &PageInput) {
     let fr = frame(h, p.now);
     let mut mem_limits = Vec::new();
     if let Some(v) = k.memory_warn_bytes {
-        mem_limits.push(Threshold { name: "warn_above", class: "warn", value: v as f64 });
+        mem_limits.push(Threshold {
+            name: "warn_above",
+            class: "warn",
+            value: v as f64,
+        });
     }
     if let Some(v) = k.memory_restart_bytes {
-        mem_limits.push(Threshold { name: "restart_above", class: "limit", value: v as f64 });
+        mem_limits.push(Threshold {
+            name: "restart_above",
+            class: "limit",
+            value: v as f64,
+        });
     }
-    let gpu_total = h.samples().back().map_or(f64::NAN, |s| f64::from(s.gpu_total));
+    let gpu_total = h
+        .samples()
+        .back()
+        .map_or(f64::NAN, |s| f64::from(s.gpu_total));
     let charts = [
         Chart {
             id: "chart-memory",
@@ -256,7 +278,11 @@ fn charts(o: &mut String, p: &PageInput) {
                 series(h, "all processes", "s3", |s| s.gpu_used),
                 series(h, "gateway", "s1", |s| s.gpu_tree),
             ],
-            thresholds: vec![Threshold { name: "total", class: "total", value: gpu_total }],
+            thresholds: vec![Threshold {
+                name: "total",
+                class: "total",
+                value: gpu_total,
+            }],
             y_max: None,
             empty: NO_GPU,
         },
@@ -292,7 +318,9 @@ fn charts(o: &mut String, p: &PageInput) {
             empty: "no completion probe results yet",
         },
     ];
-    let span = humantime::format_duration(std::time::Duration::from_secs((fr.t1 - fr.t0).max(0.0) as u64));
+    let span = humantime::format_duration(std::time::Duration::from_secs(
+        (fr.t1 - fr.t0).max(0.0) as u64
+    ));
     let _ = write!(
         o,
         r#"<h2>Last {span} <small>(times in UTC)</small></h2><div class="charts">"#
@@ -302,7 +330,12 @@ fn charts(o: &mut String, p: &PageInput) {
         o.push_str(&chart::svg(c, &fr));
         o.push_str(r#"<div class="legend">"#);
         for s in &c.series {
-            let _ = write!(o, r#"<span class="{}"><i></i>{}</span>"#, s.class, esc(s.name));
+            let _ = write!(
+                o,
+                r#"<span class="{}"><i></i>{}</span>"#,
+                s.class,
+                esc(s.name)
+            );
         }
         for t in c.thresholds.iter().filter(|t| t.value.is_finite()) {
             let _ = write!(

@@ -57,7 +57,9 @@ impl Tally {
     fn touch(&self, probe: &str) {
         let _ = self.probe_duration.get_or_create(&probe_label(probe));
         for result in ["pass", "fail"] {
-            let _ = self.probe_results.get_or_create(&result_labels(probe, result));
+            let _ = self
+                .probe_results
+                .get_or_create(&result_labels(probe, result));
         }
     }
 

@@ -279,9 +279,7 @@ fn fmt_delay(d: Duration) -> String {
 
 fn on_tick(s: &mut State, out: &mut Vec<Action>, now: Now) {
     match s.phase {
-        Phase::Backoff { until, .. } if now.mono >= until => {
-            restart_now(s, out, s.pending_restart)
-        }
+        Phase::Backoff { until, .. } if now.mono >= until => restart_now(s, out, s.pending_restart),
         Phase::Stopping {
             pid,
             deadline,

@@ -538,7 +538,12 @@ fn restarts_are_counted_by_reason() {
         pid: 4,
         exit: Exit::Code(0)
     })));
-    let by: Vec<(&str, u64)> = sim.s.restarts_by_reason.iter().map(|(k, v)| (*k, *v)).collect();
+    let by: Vec<(&str, u64)> = sim
+        .s
+        .restarts_by_reason
+        .iter()
+        .map(|(k, v)| (*k, *v))
+        .collect();
     assert_eq!(
         by,
         [("crash", 1), ("operator", 1), ("probe", 1), ("signal", 1)]

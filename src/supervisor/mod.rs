@@ -5,8 +5,8 @@ mod decide;
 mod event;
 mod exit;
 mod pause;
-pub mod restart_reason;
 pub mod persist;
+pub mod restart_reason;
 mod state;
 pub mod wall_time;
 
