@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod fuzzing;
 pub mod health;
 pub mod logs;
 pub mod metrics;

@@ -43,16 +43,20 @@ struct TestFile {
 /// Reads and checks a tests file; errors name the file and the problem.
 pub fn load_tests(path: &Path) -> Result<Vec<QualityTest>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: TestFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    parse_tests(&text, &path.display().to_string())
+}
+
+/// Checks a tests file's text; `origin` (the file's name) starts every error.
+pub fn parse_tests(text: &str, origin: &str) -> Result<Vec<QualityTest>, String> {
+    let file: TestFile = serde_json::from_str(text)
+        .map_err(|e| format!("{origin}:{}:{}: {e}", e.line(), e.column()))?;
     if file.tests.is_empty() {
-        return Err(format!("{}: \"tests\" is empty", path.display()));
+        return Err(format!("{origin}: \"tests\" is empty"));
     }
     for (i, t) in file.tests.iter().enumerate() {
         if t.expected_keywords.iter().all(|k| k.trim().is_empty()) {
             return Err(format!(
-                "{}: tests[{i}] ({}) has no expected_keywords",
-                path.display(),
+                "{origin}: tests[{i}] ({}) has no expected_keywords",
                 t.kind
             ));
         }

@@ -42,7 +42,7 @@ use crate::config::LogsConfig;
 use crate::supervisor::Inbox;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use framer::CONTINUED;
+pub use framer::{CONTINUED, Framer};
 
 use archive::{Archiver, Job};
 use batch::Batch;

@@ -24,4 +24,6 @@ pub use notice::{Notice, NoticeSender};
 mod runner;
 pub use runner::{Parts, Runner};
 #[cfg(test)]
+mod decide_props;
+#[cfg(test)]
 mod decide_tests;
