@@ -333,18 +333,28 @@ fn scrape_parses_as_openmetrics_and_a_crash_moves_the_counters() {
 
     // Resume: an operator restart, and the gateway is ready again.
     m::ctl(&cv, &["resume"]);
-    assert!(eventually(T, || {
-        fams = scrape(port);
-        value(
-            &fams,
-            "clawvisor_gateway_restarts_total",
-            &[("reason", "operator")],
-        ) == 1.0
-            && value(&fams, "clawvisor_gateway_ready", &[]) == 1.0
-    }));
-    let r = m::get(port, "/readyz");
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.starts_with("ready: gateway pid"), "{}", r.body);
+    // The fake lives 3 s at a time: catch a ready window, where /readyz must agree.
+    let mut ready = None;
+    assert!(
+        eventually(T, || {
+            fams = scrape(port);
+            let operator = value(
+                &fams,
+                "clawvisor_gateway_restarts_total",
+                &[("reason", "operator")],
+            );
+            if operator != 1.0 || value(&fams, "clawvisor_gateway_ready", &[]) != 1.0 {
+                return false;
+            }
+            let r = m::get(port, "/readyz");
+            let ok = r.status == 200;
+            ready = Some(r.body);
+            ok
+        }),
+        "never ready after resume: {ready:?}"
+    );
+    let body = ready.unwrap();
+    assert!(body.starts_with("ready: gateway pid"), "{body}");
 }
 
 #[test]

@@ -101,7 +101,10 @@ mod tests {
         let e = errors("[metrics]\nlisten = \"localhost\"");
         assert!(e.contains("metrics.listen") || e.contains("listen"), "{e}");
         let e = errors("[metrics]\nsample_every = \"1ms\"\nhistory = \"1h\"");
-        assert!(e.contains("metrics.history") && e.contains("at most 20000"), "{e}");
+        assert!(
+            e.contains("metrics.history") && e.contains("at most 20000"),
+            "{e}"
+        );
         let e = errors("[metrics]\nsample_every = \"0s\"");
         assert!(e.contains("metrics.sample_every"), "{e}");
         let e = errors("[metrics]\nmax_connections = 0");
