@@ -26,6 +26,7 @@
 //! - `--hang-after DUR`: then accept connections but never answer
 //! - `--slow-completion DUR`, `--wrong-answers` ("3"), `--answer TEXT`, `--token TOKEN`
 //! - `--pid-file PATH`, `--env-dump PATH`, `--close-stdout-after DUR`
+//! - `--json-style compact|spaced|reordered|wrong-value`: how the health endpoints write JSON
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -43,66 +44,106 @@ use serde_json::{Value, json};
     about = "A fake openclaw gateway for tests and demos"
 )]
 struct Args {
+    /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 18789)]
     port: u16,
+    /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Print "starting", sleep this long, then listen (a model load).
     #[arg(long, value_parser = parse_dur)]
     startup_delay: Option<Duration>,
+    /// /readyz answers 503 for this long after listening.
     #[arg(long, value_parser = parse_dur)]
     ready_delay: Option<Duration>,
+    /// Exit with --exit-code this long after start.
     #[arg(long, value_parser = parse_dur)]
     exit_after: Option<Duration>,
+    /// Exit code for --exit-after and --crash-every.
     #[arg(long, default_value_t = 1)]
     exit_code: i32,
+    /// Exit with --exit-code after a random delay in [DUR/2, DUR*1.5].
     #[arg(long, value_parser = parse_dur)]
     crash_every: Option<Duration>,
+    /// Ignore SIGTERM and SIGINT (default: print "received SIGTERM, draining", exit 0).
     #[arg(long)]
     ignore_term: bool,
+    /// On SIGUSR2 print "restart requested" and exit 0 (also env OPENCLAW_SUPERVISOR_MODE=external).
     #[arg(long)]
     usr2_exit: bool,
+    /// Spawn a sleeping grandchild in its own session.
     #[arg(long)]
     spawn_setsid_child: bool,
+    /// Spawn a sleeping grandchild in the same process group.
     #[arg(long)]
     spawn_child: bool,
+    /// Allocate and touch this much memory per second (e.g. "50MiB").
     #[arg(long, value_parser = parse_size)]
     leak_rate: Option<u64>,
+    /// Stop leaking at this total.
     #[arg(long, value_parser = parse_size)]
     leak_max: Option<u64>,
+    /// Print this many log lines per second to stdout.
     #[arg(long)]
     log_rate: Option<f64>,
+    /// Stop after this many log lines.
     #[arg(long)]
     log_lines: Option<u64>,
+    /// Print this many log lines per second to stderr.
     #[arg(long)]
     log_stderr_rate: Option<f64>,
+    /// Print this line to stdout at start (repeatable).
     #[arg(long = "print")]
     print: Vec<String>,
+    /// Print this line to stderr at start (repeatable).
     #[arg(long = "print-err")]
     print_err: Vec<String>,
+    /// Print the --print/--print-err lines after this delay instead.
     #[arg(long, value_parser = parse_dur)]
     print_after: Option<Duration>,
+    /// After this long, accept connections but never answer.
     #[arg(long, value_parser = parse_dur)]
     hang_after: Option<Duration>,
+    /// Wait this long before answering a chat completion.
     #[arg(long, value_parser = parse_dur)]
     slow_completion: Option<Duration>,
+    /// Answer "3" to "1+1=".
     #[arg(long)]
     wrong_answers: bool,
+    /// The answer to prompts other than "1+1=".
     #[arg(long, default_value = "I am a fake gateway.")]
     answer: String,
+    /// Require this bearer token on chat completions (else 401).
     #[arg(long)]
     token: Option<String>,
+    /// Write the pid to this file.
     #[arg(long)]
     pid_file: Option<String>,
+    /// Write the environment to this file at start.
     #[arg(long)]
     env_dump: Option<String>,
+    /// Close stdout after this long.
     #[arg(long, value_parser = parse_dur)]
     close_stdout_after: Option<Duration>,
+    /// How /healthz, /startupz and /readyz write their JSON: compact
+    /// (`{"failing":[],"ready":true}`), spaced (`{ "failing": [], "ready": true }`),
+    /// reordered (spaced, keys reversed) or wrong-value (`ok`/`ready` false, status 200).
+    #[arg(long, value_enum, default_value = "compact")]
+    json_style: JsonStyle,
     /// Internal: run as a sleeping grandchild.
     #[arg(long, hide = true)]
     grandchild: bool,
     /// Internal: the grandchild calls setsid() first.
     #[arg(long, hide = true)]
     grandchild_setsid: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum JsonStyle {
+    Compact,
+    Spaced,
+    Reordered,
+    WrongValue,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -485,6 +526,37 @@ fn respond(mut s: &TcpStream, code: u16, ctype: &str, body: &str) {
     let _ = s.flush();
 }
 
+/// A health endpoint's body in the chosen `--json-style`.
+fn health_resp(s: &TcpStream, st: &State, code: u16, mut v: Value) {
+    let spaced = |v: &Value, reverse: bool| {
+        let Value::Object(m) = v else {
+            return v.to_string();
+        };
+        let mut items: Vec<String> = m
+            .iter()
+            .map(|(k, x)| format!("{}: {x}", Value::from(k.as_str())))
+            .collect();
+        if reverse {
+            items.reverse();
+        }
+        format!("{{ {} }}", items.join(", "))
+    };
+    let body = match st.args.json_style {
+        JsonStyle::Compact => v.to_string(),
+        JsonStyle::Spaced => spaced(&v, false),
+        JsonStyle::Reordered => spaced(&v, true),
+        JsonStyle::WrongValue => {
+            for k in ["ok", "ready"] {
+                if v.get(k) == Some(&Value::Bool(true)) {
+                    v[k] = Value::Bool(false);
+                }
+            }
+            spaced(&v, false)
+        }
+    };
+    respond(s, code, "application/json; charset=utf-8", &body);
+}
+
 fn json_resp(s: &TcpStream, code: u16, v: Value) {
     respond(s, code, "application/json; charset=utf-8", &v.to_string());
 }
@@ -509,18 +581,18 @@ fn handle(stream: TcpStream, st: &State) {
     let s = &stream;
     match (req.method.as_str(), req.path.as_str()) {
         ("GET" | "HEAD", "/healthz" | "/health") => {
-            json_resp(s, 200, json!({"ok": true, "status": "live"}))
+            health_resp(s, st, 200, json!({"ok": true, "status": "live"}))
         }
         ("GET" | "HEAD", "/startupz") => {
             let up = st.started.elapsed().as_millis() as u64;
             let v = json!({"ok": true, "status": "started", "version": "fake", "uptimeMs": up});
-            json_resp(s, 200, v)
+            health_resp(s, st, 200, v)
         }
         ("GET" | "HEAD", "/readyz") => {
             if st.ready_at.get().is_some_and(|t| Instant::now() >= *t) {
-                json_resp(s, 200, json!({"ready": true, "failing": []}))
+                health_resp(s, st, 200, json!({"ready": true, "failing": []}))
             } else {
-                json_resp(s, 503, json!({"ready": false, "failing": ["startup"]}))
+                health_resp(s, st, 503, json!({"ready": false, "failing": ["startup"]}))
             }
         }
         ("GET" | "HEAD", _) => respond(

@@ -7,6 +7,8 @@ pub mod fuzzing;
 pub mod health;
 pub mod logs;
 pub mod metrics;
+pub mod preflight;
 pub mod process;
+pub mod self_log;
 pub mod supervisor;
 pub mod watch;

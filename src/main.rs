@@ -3,9 +3,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clawvisor::cli::{Cli, Cmd, LogFormat};
-use clawvisor::config::{Config, DEFAULT_CONFIG_PATH};
+use clawvisor::config::{Config, ConfigError, ConfigErrors, DEFAULT_CONFIG_PATH};
 use clawvisor::control::{ControlContext, ControlServer};
 use clawvisor::supervisor::Runner;
+use clawvisor::supervisor::persist::{self, PersistedState};
 
 /// The commented example config, printed by `clawvisor init`.
 const EXAMPLE_CONFIG: &str = include_str!("../examples/clawvisor.toml");
@@ -14,16 +15,36 @@ const DEMO_CONFIG: &str = include_str!("../examples/demo.toml");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format, &cli.log_level);
+    if let Err(e) = init_tracing(cli.log_format, &cli.log_level) {
+        eprintln!(
+            "clawvisor: --log-level {:?}: {e} (try \"info\", \"debug\" or \"clawvisor=debug\")",
+            cli.log_level
+        );
+        return ExitCode::from(2);
+    }
+    let json = matches!(cli.log_format, LogFormat::Json);
     let code = match cli.command {
         Cmd::Run { config } => match load_config(config.as_deref()) {
-            Ok(cfg) => run(cfg),
-            Err(msg) => {
-                eprintln!("{msg}");
+            Ok((cfg, warnings)) => {
+                for w in warnings {
+                    report(&w, json, false);
+                }
+                run(cfg)
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    report(e, json, true);
+                }
+                let n = errors.0.len();
+                if json {
+                    tracing::error!(problems = n, "the config has {n} problem(s); not starting");
+                } else {
+                    eprintln!("clawvisor: the config has {n} problem(s); not starting");
+                }
                 78
             }
         },
-        Cmd::Check { config } => check(config.as_deref()),
+        Cmd::Check { config } => check(config.as_deref(), json),
         Cmd::Ctl(args) => clawvisor::control::run_ctl(args),
         Cmd::Init => {
             print!("{EXAMPLE_CONFIG}");
@@ -40,21 +61,30 @@ fn main() -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
-fn init_tracing(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+fn init_tracing(format: LogFormat, level: &str) -> Result<(), String> {
+    clawvisor::self_log::init(format, level)
+}
+
+/// One config problem on stderr: a plain line, or with `--log-format json` a JSON event
+/// with the key and place as fields.
+fn report(e: &ConfigError, json: bool, error: bool) {
+    if !json {
+        let prefix = if error { "" } else { "warning: " };
+        eprintln!("{prefix}{e}");
+        return;
+    }
+    let key = e.key.as_deref().unwrap_or("");
+    let (line, column) = e.line_col.unwrap_or((0, 0));
+    if error {
+        tracing::error!(config = %e.origin, key, line, column, "{e}");
+    } else {
+        tracing::warn!(config = %e.origin, key, line, column, "{e}");
     }
 }
 
-/// The config to run with: the given file, else the default file if present, else defaults.
-fn load_config(path: Option<&Path>) -> Result<Config, String> {
+/// The config to run with: the given file, else the default file if present, else defaults;
+/// checked against this machine by the preflight that `check` also runs.
+fn load_config(path: Option<&Path>) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
     let path = match path {
         Some(p) => p.to_path_buf(),
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => PathBuf::from(DEFAULT_CONFIG_PATH),
@@ -62,29 +92,41 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
             tracing::info!(
                 "no config file ({DEFAULT_CONFIG_PATH} does not exist): using built-in defaults"
             );
-            return Ok(Config::default());
+            let cfg = Config::default();
+            return preflight(cfg, Vec::new());
         }
     };
-    let (cfg, warnings) = Config::load_with_warnings(&path)
-        .map_err(|e| format!("{e}\nclawvisor: the config has errors; not starting"))?;
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    Ok(cfg)
+    let (cfg, warnings) = Config::load_with_warnings(&path)?;
+    preflight(cfg, warnings)
 }
 
-fn check(path: Option<&Path>) -> i32 {
+fn preflight(
+    cfg: Config,
+    warnings: Vec<ConfigError>,
+) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
+    let socket = clawvisor::control::socket_path(&cfg.control);
+    let problems = clawvisor::preflight::problems(&cfg, Some(&socket));
+    if problems.is_empty() {
+        Ok((cfg, warnings))
+    } else {
+        Err(clawvisor::config::locate(cfg.source.as_deref(), problems))
+    }
+}
+
+fn check(path: Option<&Path>, json: bool) -> i32 {
     let path = path.map_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH), Path::to_path_buf);
-    match Config::load_with_warnings(&path) {
+    match Config::load_with_warnings(&path).and_then(|(cfg, w)| preflight(cfg, w)) {
         Ok((_, warnings)) => {
             for w in &warnings {
-                eprintln!("warning: {w}");
+                report(w, json, false);
             }
             println!("{}: ok ({} warning(s))", path.display(), warnings.len());
             0
         }
         Err(errors) => {
-            eprintln!("{errors}");
+            for e in &errors.0 {
+                report(e, json, true);
+            }
             eprintln!("{}: {} problem(s)", path.display(), errors.0.len());
             1
         }
@@ -124,8 +166,9 @@ fn run(cfg: Config) -> i32 {
         let (runner, parts) = match Runner::start(cfg) {
             Ok(r) => r,
             Err(msg) => {
+                // What fails here (the log dir, the gateway's user) comes from the config.
                 tracing::error!("{msg}");
-                return 1;
+                return 78;
             }
         };
         let control = control.serve(ControlContext {
@@ -158,6 +201,17 @@ fn demo_config(dir: &Path) -> Result<Config, String> {
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // A demo left paused by an earlier run would start paused with nothing on screen to say
+    // why: the demo is for watching restarts, so it says so and starts fresh.
+    let state_dir = dir.join("state");
+    if let Ok(PersistedState { pause: Some(p), .. }) = persist::load(&state_dir) {
+        eprintln!(
+            "clawvisor demo: the last demo run ended paused ({}); starting fresh",
+            p.reason
+        );
+        std::fs::remove_file(persist::path_in(&state_dir))
+            .map_err(|e| format!("{}: {e}", persist::path_in(&state_dir).display()))?;
+    }
     let text = DEMO_CONFIG
         .replace("@FAKE_GATEWAY@", &fake.display().to_string())
         .replace("@DIR@", &dir.display().to_string());

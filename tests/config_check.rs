@@ -36,8 +36,33 @@ fn init_prints_a_config_that_checks_clean() {
     assert!(out.contains("[restart.backoff]"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("init.toml");
-    std::fs::write(&path, out).unwrap();
-    let (code, out, err) = run_cli(&["check", "--config", &path.display().to_string()]);
+    std::fs::write(&path, &out).unwrap();
+    // On a machine without openclaw, check says so (the preflight `run` also does) ...
+    let p = path.display().to_string();
+    let (code, _, err) = run_cli(&["check", "--config", &p]);
+    if !std::path::Path::new("/usr/local/bin/openclaw").exists() {
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains(&format!("gateway.command at {p}:"))
+                && err.contains("\"openclaw\": not found on PATH"),
+            "{err}"
+        );
+    }
+    // ... and with a program that exists and dirs of its own, the rest checks clean.
+    let d = dir.path().display();
+    let fixed = out
+        .replace(
+            r#"command = ["openclaw", "gateway"]"#,
+            r#"command = ["sh", "-c", "sleep 1"]"#,
+        )
+        .replace("/var/lib/clawvisor", &format!("{d}/state"))
+        .replace("/var/log/clawvisor", &format!("{d}/logs"))
+        .replace(
+            "[control]\n",
+            &format!("[control]\nsocket = \"{d}/c.sock\"\n"),
+        );
+    std::fs::write(&path, fixed).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", &p]);
     assert_eq!(code, 0, "{out}{err}");
 }
 
@@ -48,7 +73,7 @@ fn minimal_contract_config_is_valid() {
     std::fs::write(
         &path,
         format!(
-            "[gateway]\ncommand = [\"openclaw\", \"gateway\"]\n{}",
+            "[gateway]\ncommand = [\"sh\", \"gateway.sh\"]\n{}",
             base_config(dir.path(), "")
         ),
     )
@@ -98,7 +123,10 @@ fn unknown_users_are_errors_and_missing_files_are_warnings() {
 
     std::fs::write(
         &path,
-        "[quality]\ntests = \"/nonexistent/tests.json\"\n[probes.completion]\ntoken_file = \"/nonexistent/token\"\n",
+        format!(
+            "[quality]\ntests = \"/nonexistent/tests.json\"\n[probes.completion]\ntoken_file = \"/nonexistent/token\"\n[gateway]\ncommand = [\"sh\"]\n{}",
+            base_config(dir.path(), "")
+        ),
     )
     .unwrap();
     let (code, out, err) = run_cli(&["check", "--config", &p]);

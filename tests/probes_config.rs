@@ -42,6 +42,7 @@ fn bad_values_are_reported_with_key_and_place() {
     let text = r#"
 [memory]
 warn_above = "13GiB"
+restart_above = "12GiB"
 [disk]
 warn_above = 120
 [probes.liveness]
@@ -53,14 +54,16 @@ min_pass_rate = 2.0
 "#;
     let errs = Config::parse(text, "bad.toml").unwrap_err().to_string();
     for needle in [
+        // Both written: the cross-field error names both places.
         "memory.warn_above at bad.toml:3:",
-        "above memory.restart_above",
-        "disk.warn_above at bad.toml:5:",
+        "above memory.restart_above (12.0 GiB)",
+        "(memory.restart_above at bad.toml:4:17)",
+        "disk.warn_above at bad.toml:6:",
         "between 0 and 100",
-        "probes.liveness.url at bad.toml:7:",
-        "probes.liveness.failure_threshold at bad.toml:8:",
-        "quality.on_failure at bad.toml:10:",
-        "quality.min_pass_rate at bad.toml:11:",
+        "probes.liveness.url at bad.toml:8:",
+        "probes.liveness.failure_threshold at bad.toml:9:",
+        "quality.on_failure at bad.toml:11:",
+        "quality.min_pass_rate at bad.toml:12:",
     ] {
         assert!(errs.contains(needle), "missing {needle:?} in:\n{errs}");
     }

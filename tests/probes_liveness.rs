@@ -83,7 +83,7 @@ url = "http://127.0.0.1:{port}/healthz"
         ),
     );
     let v = cv.wait_for("probes.startup_timeout (2s)", 1, Duration::from_secs(60));
-    assert_eq!(v[0]["source"], "probes.startup", "{v:?}");
+    assert_eq!(v[0]["source"], "startup", "{v:?}");
     // Restarted: a second gateway started.
     cv.wait_for("gateway started", 2, Duration::from_secs(60));
 }

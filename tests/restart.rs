@@ -142,14 +142,23 @@ fn policy_never_exits_with_the_childs_code() {
 }
 
 #[test]
-fn missing_program_backs_off_then_pauses() {
-    let cv = Clawvisor::start(
-        &["/nonexistent/openclaw", "gateway"],
-        "[restart]\nmax_restarts = 1\n[restart.backoff]\ninitial = \"50ms\"\n",
+fn a_program_that_disappears_backs_off_then_pauses() {
+    // Present at start-up (the preflight refuses a missing one), gone after its first run,
+    // as during an `npm update`.
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("gateway.sh");
+    std::fs::write(&prog, "#!/bin/sh\nrm -f \"$0\"\nexit 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = prog.display().to_string();
+    let body = format!(
+        "[gateway]\ncommand = [{p:?}]\n[restart]\nmax_restarts = 2\n[restart.backoff]\ninitial = \"50ms\"\n{}",
+        base_config(dir.path(), "")
     );
+    let cv = Clawvisor::start_in(dir, &body, &[]);
     let paused = cv.wait_for("paused: crash loop", 1, T);
     assert!(
-        msg(&paused[0]).contains("/nonexistent/openclaw"),
+        msg(&paused[0]).contains(&format!("{p:?}: no such file")),
         "{}",
         msg(&paused[0])
     );

@@ -40,10 +40,13 @@ pub struct GatewayConfig {
     pub user: Option<String>,
     /// Run the child with this group (name or gid). Default: the user's primary group.
     pub group: Option<String>,
-    /// File mode creation mask for the child, in octal as a string ("027") or an integer.
+    /// File mode creation mask for the child, as an octal string ("027"). An integer is
+    /// refused: `27` would be decimal, octal 033.
     pub umask: Option<Umask>,
-    /// Signals clawvisor passes on to the child's process group when it receives them.
-    /// USR2 is openclaw's restart request: the clean exit that follows restarts at once.
+    /// Signals clawvisor passes on to the child's process group when it receives them: USR2,
+    /// WINCH, ALRM. USR2 is openclaw's restart request: the clean exit that follows restarts
+    /// at once. HUP (clawvisor's reload), TERM/INT/QUIT (clawvisor's stop) and USR1 (the Node
+    /// inspector) are refused with the reason.
     pub forward_signals: Vec<SignalName>,
 }
 
@@ -77,7 +80,19 @@ impl<'de> Deserialize<'de> for Umask {
             Str(String),
         }
         let v = match Raw::deserialize(d)? {
-            Raw::Int(n) => n,
+            // 27 would be decimal 27 = octal 033, surely not what was meant: only a string
+            // says octal without doubt.
+            Raw::Int(n) => {
+                let digits = n.to_string();
+                let meant = if digits.chars().all(|c| ('0'..='7').contains(&c)) {
+                    format!("0{digits}")
+                } else {
+                    "027".to_string()
+                };
+                return Err(serde::de::Error::custom(format!(
+                    "{n} is ambiguous (decimal {n} is octal {n:03o}); write the umask as an octal string: umask = \"{meant}\""
+                )));
+            }
             Raw::Str(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).map_err(|_| {
                 serde::de::Error::custom(format!("{s:?} is not an octal umask (try \"027\")"))
             })?,
@@ -116,6 +131,17 @@ impl GatewayConfig {
                 "gateway.group".into(),
                 "needs clawvisor to run as root".into(),
             ));
+        }
+        for (i, sig) in self.forward_signals.iter().enumerate() {
+            use nix::sys::signal::Signal::*;
+            let why = match sig.0 {
+                SIGUSR2 | SIGWINCH | SIGALRM => continue,
+                SIGHUP => "HUP reloads clawvisor's own config, so it is never forwarded (to signal the gateway: `clawvisor ctl signal HUP`)".to_string(),
+                SIGTERM | SIGINT | SIGQUIT => format!("{sig} stops clawvisor (and the gateway with it), so it is never forwarded"),
+                SIGUSR1 => "USR1 opens the Node inspector (a debugger port) in openclaw: never forward it".to_string(),
+                _ => format!("{sig} is not caught by clawvisor, so it cannot be forwarded (forwardable: USR2, WINCH, ALRM; any signal: `clawvisor ctl signal NAME`)"),
+            };
+            out.push((format!("gateway.forward_signals.{i}"), why));
         }
         for k in self.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {

@@ -72,7 +72,11 @@ pub(super) fn load_file_with_warnings(
         }])
     })?;
     let mut cfg = parse_text(&text, &origin)?;
-    cfg.source = Some(path.to_path_buf());
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(dir) = absolute.parent() {
+        cfg.resolve_relative(dir);
+    }
+    cfg.source = Some(absolute);
     let warnings = match DeTable::parse(&text) {
         Ok(doc) => cfg
             .environment_warnings()
@@ -89,6 +93,33 @@ pub(super) fn load_file_with_warnings(
     Ok((cfg, warnings))
 }
 
+/// Places problems found outside this module (the preflight's (key, message) pairs) in the
+/// config file's text, with file:line:col where the key is written.
+pub fn locate(source: Option<&Path>, problems: Vec<(String, String)>) -> ConfigErrors {
+    let origin = source.map_or_else(
+        || "built-in defaults".to_string(),
+        |p| p.display().to_string(),
+    );
+    let text = source
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let doc = DeTable::parse(&text).ok();
+    ConfigErrors(
+        problems
+            .into_iter()
+            .map(|(key, message)| ConfigError {
+                origin: origin.clone(),
+                line_col: doc
+                    .as_ref()
+                    .and_then(|d| span_of(d.get_ref(), &key))
+                    .map(|r| line_col(&text, r.start)),
+                key: Some(key),
+                message,
+            })
+            .collect(),
+    )
+}
+
 pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let err = |range: Option<Range<usize>>, key: Option<String>, message: String| ConfigError {
         origin: origin.to_string(),
@@ -100,11 +131,9 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
     let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            return Err(ConfigErrors(vec![err(
-                e.span(),
-                None,
-                first_line(e.message()),
-            )]));
+            let mut one = err(e.span(), None, first_line(e.message()));
+            super::explain::explain(&mut one, text);
+            return Err(ConfigErrors(vec![one]));
         }
     };
 
@@ -128,11 +157,29 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
         }
     };
 
+    // Defaults that depend on another key follow what the user wrote (see `derive`).
+    let written = |key: &str| span_of(doc.get_ref(), key).is_some();
+    let config = config.map(|mut cfg| {
+        super::derive::apply(&mut cfg, &written);
+        cfg
+    });
     if let Some(cfg) = &config {
         for (key, message) in cfg.validate() {
             let range = span_of(doc.get_ref(), &key);
             errors.push(err(range, Some(key), message));
         }
+        for (lower, upper, message) in super::derive::conflicts(cfg, &written) {
+            let place = span_of(doc.get_ref(), &upper).map(|r| line_col(text, r.start));
+            let message = match place {
+                Some((l, c)) => format!("{message} ({upper} at {origin}:{l}:{c})"),
+                None => message,
+            };
+            let range = span_of(doc.get_ref(), &lower);
+            errors.push(err(range, Some(lower), message));
+        }
+    }
+    for e in &mut errors {
+        super::explain::explain(e, text);
     }
     match config {
         Some(cfg) if errors.is_empty() => Ok(cfg),

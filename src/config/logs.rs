@@ -23,9 +23,12 @@ pub struct LogsConfig {
     /// `layout = "merged"`.
     pub stream_prefix: bool,
     /// Longest line kept whole. A longer line is cut into pieces of this size; every piece
-    /// but the last ends with ` [continued]`.
+    /// but the last ends with ` [continued]`. Default "64KiB" (or `max_size`, when only that
+    /// is written and smaller).
     pub max_line: Size,
-    /// Rotate a file before it grows past this size. `"0"` turns size rotation off.
+    /// Rotate a file before it grows past this size. `"0"` turns size rotation off. Default
+    /// "100MiB" (or `max_line` when only that is written and larger; or half of
+    /// `max_total_size` when only that is written and smaller).
     pub max_size: Size,
     /// Rotate on a time boundary too: `"daily"` (at midnight), `"hourly"`, `"never"`, or a
     /// duration such as `"6h"` (boundaries counted from midnight). Whichever of this and

@@ -5,16 +5,20 @@
 //! the key and its file:line:column.
 
 mod control;
+mod derive;
 mod environment;
+mod explain;
 mod gateway;
 mod load;
 mod logs;
 mod metrics;
 mod notify;
+mod paths;
 mod probes;
 mod restart;
 mod state;
 mod stop;
+mod systemd;
 pub mod units;
 mod watch;
 
@@ -24,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
-pub use load::{ConfigError, ConfigErrors};
+pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use metrics::MetricsConfig;
 pub use notify::AlertsConfig;
@@ -35,6 +39,7 @@ pub use probes::{
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
+pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
 pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
@@ -58,6 +63,7 @@ pub struct Config {
     pub quality: QualityConfig,
     pub alerts: AlertsConfig,
     pub metrics: MetricsConfig,
+    pub systemd: SystemdConfig,
     /// The file this config was read from, for `reload` and for error messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,

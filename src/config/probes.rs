@@ -21,11 +21,16 @@ pub struct ProbesConfig {
     /// do not restart the child (a model load can take minutes). When it runs out without
     /// any probe passing, the child is restarted. Default "5m".
     pub startup_timeout: Dur,
+    /// Until a probe first passes after a spawn, it retries this often instead of at its own
+    /// `period` (never less often than `period`), so a gateway that answers 15 s after its
+    /// spawn is seen ready within seconds even by a probe whose period is minutes. Failures
+    /// before that first pass still count at most once per `period`. Default "2s".
+    pub startup_period: Dur,
     /// `GET /startupz`; the grace ends when it passes. Keys as in `[probes.liveness]`.
     pub startup: Option<HttpProbeConfig>,
     /// `GET /healthz`; `failure_threshold` failures in a row (after the grace) restart.
     pub liveness: Option<HttpProbeConfig>,
-    /// `GET /readyz` (body must contain `"ready":true`); failures alert, never restart.
+    /// `GET /readyz` (a JSON body's `ready` must be `true`); failures alert, never restart.
     pub readiness: Option<HttpProbeConfig>,
     /// A tiny chat completion that must contain the expected answer.
     pub completion: Option<CompletionProbeConfig>,
@@ -37,6 +42,7 @@ impl Default for ProbesConfig {
     fn default() -> Self {
         ProbesConfig {
             startup_timeout: Dur::secs(300),
+            startup_period: Dur::secs(2),
             startup: None,
             liveness: None,
             readiness: None,
@@ -91,9 +97,16 @@ pub struct HttpProbeConfig {
     /// The URL to GET. Default `http://127.0.0.1:18789` plus `/startupz`, `/healthz` or
     /// `/readyz`. Loopback targets bypass any http_proxy variable.
     pub url: Option<String>,
-    /// Text the response body must contain (besides status 200). Default `"ok":true` for
-    /// startup and liveness, `"ready":true` for readiness. `""` accepts any body.
+    /// What the response body must hold (besides status 200). Default `"ok":true` for
+    /// startup and liveness, `"ready":true` for readiness. Written as JSON members like
+    /// these, it is compared as JSON values when the body is JSON (`{"ready": true}` and
+    /// `{"failing":[],"ready":true}` both pass), else searched as text; any other text is
+    /// searched as written. `""` accepts any body.
     pub expect: Option<String>,
+    /// Fields a JSON body must have, with their values, e.g. `{ ready = true }` or
+    /// `{ "status.state" = "live" }` (a dotted key reaches into objects). Key order and
+    /// whitespace do not matter; a body that is not JSON fails. Overrides `expect`.
+    pub expect_json: Option<serde_json::Map<String, serde_json::Value>>,
     /// Time between probes. Default "10s".
     pub period: Dur,
     /// A probe not answered within this fails. Default "5s".
@@ -112,6 +125,7 @@ impl Default for HttpProbeConfig {
         HttpProbeConfig {
             url: None,
             expect: None,
+            expect_json: None,
             period: Dur::secs(10),
             timeout: Dur::secs(5),
             failure_threshold: 3,
@@ -274,6 +288,12 @@ impl Default for QualityConfig {
 
 impl ProbesConfig {
     pub fn validate(&self, out: &mut Vec<(String, String)>) {
+        if self.startup_period.get().is_zero() {
+            out.push((
+                "probes.startup_period".into(),
+                "must be longer than 0s".into(),
+            ));
+        }
         let kinds = [
             (HttpProbeKind::Startup, &self.startup),
             (HttpProbeKind::Liveness, &self.liveness),

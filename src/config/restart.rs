@@ -51,11 +51,13 @@ impl Default for RestartConfig {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackoffConfig {
-    /// Delay before the first restart.
+    /// Delay before the first restart. Default "1s" (or `max`, when only that is written
+    /// and shorter).
     pub initial: Dur,
     /// Each further failure multiplies the delay by this.
     pub multiplier: f64,
-    /// The delay never grows past this.
+    /// The delay never grows past this. Default "5m" (or `initial`, when only that is
+    /// written and longer).
     pub max: Dur,
     /// Random spread of each delay, as a fraction (0.1 = ±10%).
     pub jitter: f64,
@@ -88,15 +90,6 @@ impl RestartConfig {
             out.push((
                 "restart.backoff.jitter".into(),
                 format!("{} must be between 0 and 1 (0.1 = ±10%)", b.jitter),
-            ));
-        }
-        if b.max < b.initial {
-            out.push((
-                "restart.backoff.max".into(),
-                format!(
-                    "{} is shorter than restart.backoff.initial ({})",
-                    b.max, b.initial
-                ),
             ));
         }
         if self.window.get().is_zero() {

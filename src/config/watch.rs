@@ -28,10 +28,12 @@ pub struct MemoryConfig {
     /// `"rss"` or `"pss"`: the figure `warn_above` and `restart_above` compare against. Both
     /// are always reported in status. Default "rss" (what `ps` and the seed's script show).
     pub measure: MemoryMeasure,
-    /// Alert when the tree uses more than this. "0" turns the warning off. Default "10GiB".
+    /// Alert when the tree uses more than this. "0" turns the warning off. Default "10GiB",
+    /// or five sixths of `restart_above` when only that is written.
     pub warn_above: Size,
     /// Restart gracefully when the tree stays above this for `restart_after`. "0" turns it
-    /// off. Default "12GiB" (the seed's emergency threshold).
+    /// off. Default "12GiB" (the seed's emergency threshold), or six fifths of `warn_above`
+    /// when only that is written and above 12GiB.
     pub restart_above: Size,
     /// How long the tree must stay above `restart_above` before the restart. Default "30s".
     pub restart_after: Dur,
@@ -55,16 +57,6 @@ impl MemoryConfig {
         if self.interval.get().is_zero() {
             out.push(("memory.interval".into(), "must be longer than 0s".into()));
         }
-        if self.warn_above.0 > 0 && self.restart_above.0 > 0 && self.warn_above > self.restart_above
-        {
-            out.push((
-                "memory.warn_above".into(),
-                format!(
-                    "{} is above memory.restart_above ({}): the warning would never come first",
-                    self.warn_above, self.restart_above
-                ),
-            ));
-        }
     }
 }
 
@@ -80,6 +72,7 @@ pub struct GpuConfig {
     /// `held_for`. Unset: no utilisation alert.
     pub warn_utilization_above: Option<Percent>,
     /// Alert when the gateway tree's GPU memory (summed over its processes) exceeds this.
+    /// Unset: five sixths of `restart_memory_above` when that is set, else no alert.
     pub warn_memory_above: Option<Size>,
     /// Restart gracefully when the tree's GPU memory stays above this for `held_for`.
     pub restart_memory_above: Option<Size>,

@@ -280,13 +280,25 @@ impl Target {
     }
 }
 
-/// The socket named by the installed config, when it names one and parses.
+/// The socket named by the installed config ($CLAWVISOR_CONFIG, else the default path), when
+/// it names one. A config that exists but cannot be read (0600 is common: it holds tokens)
+/// is said out loud, with the file and why, before the default socket is tried.
 fn from_installed_config() -> Option<PathBuf> {
-    let p = Path::new(DEFAULT_CONFIG_PATH);
+    let p = std::env::var_os("CLAWVISOR_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH), PathBuf::from);
     if !p.exists() {
         return None;
     }
-    Config::load(p).ok()?.control.socket
+    match Config::load(&p) {
+        Ok(c) => c.control.socket,
+        Err(e) => {
+            eprintln!(
+                "clawvisor ctl: warning: {e}\n  so its [control] socket is unknown; trying the default socket (name it with --socket PATH)"
+            );
+            None
+        }
+    }
 }
 
 fn print_answer(target: &Target, resp: Response, args: &CtlArgs, out: &mut impl Write) -> i32 {

@@ -62,10 +62,18 @@ fn memory(v: &Value) -> Option<String> {
         Some(g) => format!("-{}/h", Size((-g) as u64)),
         None => "growth: not enough samples".into(),
     };
+    // PSS is read less often than RSS (smaps_rollup is costly): say how old it is.
+    let pss_age = v["pss_age_secs"]
+        .as_f64()
+        .map(|a| a + v["age_secs"].as_f64().unwrap_or(0.0));
+    let pss = match pss_age {
+        Some(a) if a >= 1.0 => format!("{} (sampled {a:.0}s ago)", size(&v["pss_bytes"])),
+        Some(_) => size(&v["pss_bytes"]),
+        None => "not sampled yet".into(),
+    };
     Some(format!(
-        "rss {}, pss {} over {} processes, {growth}; warn above {}, restart above {}",
+        "rss {}, pss {pss} over {} processes, {growth}; warn above {}, restart above {}",
         size(&v["rss_bytes"]),
-        size(&v["pss_bytes"]),
         num(&v["processes"]),
         v["warn_above"].as_str().unwrap_or("-"),
         v["restart_above"].as_str().unwrap_or("-"),
@@ -116,21 +124,39 @@ fn disk(v: &Value) -> Option<String> {
     ))
 }
 
+/// A probe in plain words: "not run yet", "waiting for the startup probe", "starting (no
+/// answer yet: connection refused)", "ok", "failing 3 times in a row: HTTP 503", then what
+/// the latest check measured.
 fn probe(v: &Value) -> Option<String> {
     let state = v["state"].as_str()?;
-    let mut s = state.to_string();
-    if let Some(last) = v["last"].as_str() {
-        s.push_str(&format!(", last {last}"));
-    }
-    if let Some(ms) = v["latency_ms"].as_u64() {
-        s.push_str(&format!(" in {ms} ms"));
-    }
+    let reason = v["reason"].as_str();
     let fails = v["failures_in_a_row"].as_u64().unwrap_or(0);
-    if fails > 0 {
-        s.push_str(&format!(", {fails} failures in a row"));
-    }
-    if let Some(r) = v["reason"].as_str() {
-        s.push_str(&format!(": {r}"));
+    let times = |n: u64| match n {
+        0 | 1 => "once".to_string(),
+        n => format!("{n} times in a row"),
+    };
+    let mut s = match (state, reason) {
+        ("starting", Some(r)) if r.starts_with("HTTP ") => {
+            format!("starting (not passing yet: {r})")
+        }
+        ("starting", Some(r)) => format!("starting (no answer yet: {r})"),
+        ("failing" | "failed" | "slow", Some(r)) => format!("{state} {}: {r}", times(fails)),
+        ("warn", Some(r)) => format!("warning: {r}"),
+        ("not run yet" | "waiting for the startup probe", Some(r)) if r != "about to run" => {
+            format!("{state} ({r})")
+        }
+        _ => state.to_string(),
+    };
+    if v["waiting"] != Value::Bool(true)
+        && let Some(ms) = v["latency_ms"].as_u64()
+    {
+        s.push_str(&format!("; latest check took {ms} ms"));
+        if let Some(ft) = v["first_token_ms"].as_u64() {
+            s.push_str(&format!(", first token after {ft} ms"));
+        }
+        if let Some(tps) = v["tokens_per_sec"].as_f64() {
+            s.push_str(&format!(", {tps:.1} tokens/s"));
+        }
     }
     Some(s)
 }
@@ -181,11 +207,26 @@ mod tests {
             s.contains("7 lines DROPPED") && s.contains("dropping now"),
             "{s}"
         );
-        let p = json!({"state": "failing", "last": "fail", "failures_in_a_row": 2, "reason": "timed out"});
+        let p = json!({"state": "failing", "last": "fail", "failures_in_a_row": 3,
+            "reason": "HTTP 503: down", "latency_ms": 4});
         assert_eq!(
             summary("probes.liveness", &p).unwrap(),
-            "failing, last fail, 2 failures in a row: timed out"
+            "failing 3 times in a row: HTTP 503: down; latest check took 4 ms"
         );
+        let p = json!({"state": "starting", "last": "fail", "failures_in_a_row": 1,
+            "reason": "connection refused", "latency_ms": 0});
+        assert_eq!(
+            summary("probes.completion", &p).unwrap(),
+            "starting (no answer yet: connection refused); latest check took 0 ms"
+        );
+        let p = json!({"state": "waiting for the startup probe", "waiting": true,
+            "reason": "the gateway has not answered yet"});
+        assert_eq!(
+            summary("probes.liveness", &p).unwrap(),
+            "waiting for the startup probe (the gateway has not answered yet)"
+        );
+        let p = json!({"state": "not run yet", "waiting": true, "reason": "about to run"});
+        assert_eq!(summary("probes.exec.x", &p).unwrap(), "not run yet");
         assert!(summary("something-new", &json!({"a": 1})).is_none());
     }
 }

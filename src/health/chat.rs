@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::client::excerpt;
-use super::http::{error_chain, fmt};
+use super::http::{fmt, plain_error};
 
 pub struct ChatRequest<'a> {
     pub url: &'a str,
@@ -53,13 +53,8 @@ pub enum ChatError {
 
 pub async fn ask(client: &reqwest::Client, req: &ChatRequest<'_>) -> Result<Answer, ChatError> {
     let start = Instant::now();
-    let timed_out = || {
-        ChatError::Timeout(format!(
-            "POST {}: no complete answer within {}",
-            req.url,
-            fmt(req.timeout)
-        ))
-    };
+    let timed_out =
+        || ChatError::Timeout(format!("no complete answer within {}", fmt(req.timeout)));
     match tokio::time::timeout(req.timeout, ask_inner(client, req, start)).await {
         Err(_) => Err(timed_out()),
         Ok(Err(ChatError::Failed(m))) if m.contains("operation timed out") => Err(timed_out()),
@@ -86,14 +81,14 @@ async fn ask_inner(
         if e.is_timeout() {
             ChatError::Failed("operation timed out".into())
         } else {
-            ChatError::Failed(format!("POST {}: {}", req.url, error_chain(&e)))
+            ChatError::Failed(plain_error(&e))
         }
     };
     let mut resp = rb.send().await.map_err(failed)?;
     let status = resp.status().as_u16();
     if status != 200 {
         let text = resp.text().await.unwrap_or_default();
-        let msg = format!("POST {}: status {status}: {}", req.url, excerpt(&text));
+        let msg = format!("HTTP {status}: {}", excerpt(&text));
         return Err(match status {
             401 | 403 => ChatError::Refused(format!("{msg} (check the token)")),
             404 => ChatError::Refused(format!("{msg} (check the url)")),

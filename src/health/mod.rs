@@ -5,6 +5,7 @@ pub mod chat;
 pub mod client;
 pub mod completion;
 pub mod exec;
+pub mod expect;
 pub mod http;
 pub mod quality;
 pub mod tasks;

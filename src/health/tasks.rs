@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::client::client_for;
 use super::completion::{probe_completion, resolve_token};
 use super::exec::probe_exec;
+use super::expect::Expect;
 use super::http::probe_http;
 use super::quality::{Endpoint, judge, load_tests, run_tests};
 use super::tracker::{Context, Outcome, ProbeRules, ProbeTracker};
@@ -22,7 +23,7 @@ use crate::watch::shared::{Shared, sleep_or_child_change};
 pub async fn startup_gate_task(shared: Arc<Shared>) {
     loop {
         if let Some(v) = shared.with_gate(Instant::now(), |g| g.check(Instant::now())) {
-            shared.send("probes.startup", v);
+            shared.send(crate::watch::shared::STARTUP_SOURCE, v);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -42,6 +43,23 @@ fn publish(shared: &Shared, part: &str, t: &ProbeTracker, extra: Value) {
     shared.readings.publish(part, v);
 }
 
+/// Publishes why a probe is not running now: no gateway, or it waits for another probe.
+fn publish_waiting(shared: &Shared, part: &str, gated: bool, mut extra: Value) {
+    let (state, reason) = match shared.child_pid() {
+        None => ("not run yet", "no gateway is running"),
+        Some(_) if gated => (
+            "waiting for the startup probe",
+            "the gateway has not answered yet",
+        ),
+        Some(_) => ("not run yet", "about to run"),
+    };
+    extra["state"] = json!(state);
+    extra["reason"] = json!(reason);
+    extra["failures_in_a_row"] = json!(0);
+    extra["waiting"] = json!(true);
+    shared.readings.publish(part, extra);
+}
+
 /// Waits for a child; resets the tracker when it is a new one. None: no child right now.
 fn current_child(shared: &Shared, last: &mut Option<i32>, t: &mut ProbeTracker) -> Option<i32> {
     let pid = shared.child_pid();
@@ -52,6 +70,16 @@ fn current_child(shared: &Shared, last: &mut Option<i32>, t: &mut ProbeTracker) 
     pid
 }
 
+/// The wait before the next run: the start-up cadence until the probe has passed once
+/// since the spawn, then its period.
+fn next_wait(t: &ProbeTracker, period: Duration, startup_period: Duration) -> Duration {
+    if t.passed_once() {
+        period
+    } else {
+        startup_period.min(period)
+    }
+}
+
 /// `gated`: wait for the startup probe before probing (liveness and readiness when a
 /// startup probe exists, as in Kubernetes).
 pub async fn http_probe_task(
@@ -59,29 +87,26 @@ pub async fn http_probe_task(
     kind: HttpProbeKind,
     cfg: HttpProbeConfig,
     gated: bool,
+    startup_period: Duration,
 ) {
     let part = format!("probes.{}", kind.name());
     let url = cfg.url(kind);
-    let expect = cfg.expect(kind);
+    let expect = Expect::new(cfg.expect_json.as_ref(), &cfg.expect(kind));
     let client = client_for(&url, cfg.timeout.get());
     let mut tracker = ProbeTracker::new(ProbeRules {
         failure_threshold: cfg.failure_threshold,
         success_threshold: cfg.success_threshold,
         reaction: cfg.reaction(kind),
         slow_window: None,
+        period: cfg.period.get(),
     });
     let mut child = shared.child.clone();
     let mut last = None;
     loop {
         let started = shared.started();
         if current_child(&shared, &mut last, &mut tracker).is_none() || (gated && !started) {
-            publish(
-                &shared,
-                &part,
-                &tracker,
-                json!({"url": url, "waiting": true}),
-            );
-            sleep_or_child_change(cfg.period.get().min(Duration::from_secs(1)), &mut child).await;
+            publish_waiting(&shared, &part, gated, json!({"url": url}));
+            sleep_or_child_change(startup_period.min(Duration::from_secs(1)), &mut child).await;
             continue;
         }
         if kind == HttpProbeKind::Startup && started {
@@ -120,14 +145,20 @@ pub async fn http_probe_task(
         let extra =
             json!({"url": url, "latency_ms": latency.as_millis() as u64, "in_grace": in_grace});
         publish(&shared, &part, &tracker, extra);
-        sleep_or_child_change(cfg.period.get(), &mut child).await;
+        let wait = next_wait(&tracker, cfg.period.get(), startup_period);
+        sleep_or_child_change(wait, &mut child).await;
     }
 }
 
 /// `gated`: an HTTP probe exists to end the startup grace; wait for it before the first
 /// completion (a loading model would only queue it). Without one, the completion probe runs
 /// from the start and its first pass ends the grace.
-pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig, gated: bool) {
+pub async fn completion_task(
+    shared: Arc<Shared>,
+    cfg: CompletionProbeConfig,
+    gated: bool,
+    startup_period: Duration,
+) {
     let part = "probes.completion";
     let client = client_for(&cfg.url, cfg.timeout.get());
     let mut tracker = ProbeTracker::new(ProbeRules {
@@ -135,14 +166,15 @@ pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig, ga
         success_threshold: 1,
         reaction: cfg.on_failure,
         slow_window: Some(cfg.slow_window.get()),
+        period: cfg.period.get(),
     });
     let mut child = shared.child.clone();
     let mut last = None;
     loop {
         if current_child(&shared, &mut last, &mut tracker).is_none() || (gated && !shared.started())
         {
-            publish(&shared, part, &tracker, json!({"waiting": true}));
-            sleep_or_child_change(Duration::from_secs(1), &mut child).await;
+            publish_waiting(&shared, part, gated, json!({}));
+            sleep_or_child_change(startup_period.min(Duration::from_secs(1)), &mut child).await;
             continue;
         }
         let (outcome, details) = probe_completion(&client, &cfg).await;
@@ -159,24 +191,26 @@ pub async fn completion_task(shared: Arc<Shared>, cfg: CompletionProbeConfig, ga
             shared.send(part, v);
         }
         publish(&shared, part, &tracker, details);
-        sleep_or_child_change(cfg.period.get(), &mut child).await;
+        let wait = next_wait(&tracker, cfg.period.get(), startup_period);
+        sleep_or_child_change(wait, &mut child).await;
     }
 }
 
-pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
+pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig, startup_period: Duration) {
     let part = format!("probes.exec.{}", cfg.name());
     let mut tracker = ProbeTracker::new(ProbeRules {
         failure_threshold: cfg.failure_threshold,
         success_threshold: 1,
         reaction: cfg.on_failure,
         slow_window: None,
+        period: cfg.period.get(),
     });
     let mut child = shared.child.clone();
     let mut last = None;
     loop {
         if current_child(&shared, &mut last, &mut tracker).is_none() {
-            publish(&shared, &part, &tracker, json!({"waiting": true}));
-            sleep_or_child_change(cfg.period.get(), &mut child).await;
+            publish_waiting(&shared, &part, false, json!({"command": cfg.command}));
+            sleep_or_child_change(startup_period.min(cfg.period.get()), &mut child).await;
             continue;
         }
         let started = Instant::now();
@@ -194,12 +228,16 @@ pub async fn exec_probe_task(shared: Arc<Shared>, cfg: ExecProbeConfig) {
         let extra =
             json!({"command": cfg.command, "latency_ms": started.elapsed().as_millis() as u64});
         publish(&shared, &part, &tracker, extra);
-        sleep_or_child_change(cfg.period.get(), &mut child).await;
+        let wait = next_wait(&tracker, cfg.period.get(), startup_period);
+        sleep_or_child_change(wait, &mut child).await;
     }
 }
 
 /// A request to run the quality tests now; the report (or why not) comes back.
 pub type QualityRequest = oneshot::Sender<Result<Value, String>>;
+
+/// How often the quality task looks whether the gateway is ready, before its first run.
+const READY_POLL: Duration = Duration::from_millis(500);
 
 pub async fn quality_task(
     shared: Arc<Shared>,
@@ -219,8 +257,14 @@ pub async fn quality_task(
         json!({"tests": path, "runs": 0, "next_run_in_secs": cfg.every.get().as_secs()}),
     );
     let mut runs = 0u64;
+    // The first run comes as soon as the gateway is first ready, not a whole `every` (6h by
+    // default) later: a model that answers badly from the start is found at once.
+    let mut first_pending = true;
     loop {
-        let wait = next_run.saturating_duration_since(Instant::now());
+        let mut wait = next_run.saturating_duration_since(Instant::now());
+        if first_pending {
+            wait = wait.min(READY_POLL);
+        }
         let reply = tokio::select! {
             _ = tokio::time::sleep(wait) => None,
             r = now_requests.recv() => match r {
@@ -229,6 +273,12 @@ pub async fn quality_task(
             },
         };
         let scheduled = reply.is_none();
+        if scheduled && first_pending && Instant::now() < next_run {
+            if !shared.is_ready() {
+                continue;
+            }
+            tracing::info!("the gateway is ready: running the quality tests for the first time");
+        }
         if scheduled {
             next_run = Instant::now() + cfg.every.get();
         }
@@ -241,6 +291,7 @@ pub async fn quality_task(
         let tests = match load_tests(&path) {
             Ok(t) => t,
             Err(e) => {
+                first_pending = false;
                 shared
                     .readings
                     .publish(part, json!({"tests": path, "error": e}));
@@ -268,6 +319,7 @@ pub async fn quality_task(
             token: token.as_deref(),
         };
         let report = run_tests(&client, &tests, &endpoint, &cfg).await;
+        first_pending = false;
         runs += 1;
         let mut v = report.to_json(cfg.min_pass_rate);
         v["tests"] = json!(path);

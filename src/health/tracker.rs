@@ -43,6 +43,10 @@ pub struct ProbeRules {
     /// For the completion probe: slow results restart only once their streak spans this.
     /// None: a slow result is a failure like any other.
     pub slow_window: Option<Duration>,
+    /// The probe's `period`. Before its first pass a probe retries at the faster start-up
+    /// cadence, but failures count at most once per `period`, so the cadence only makes a
+    /// pass come sooner, never a restart.
+    pub period: Duration,
 }
 
 /// What the rest of the watchers know when a result comes in.
@@ -64,6 +68,10 @@ pub struct ProbeTracker {
     failed: bool,
     fired: bool,
     noted: bool,
+    /// Passed at least once since the spawn: before that the probe is "starting".
+    passed_once: bool,
+    /// When the latest failure was counted (before the first pass, once per `period`).
+    counted_at: Option<Instant>,
     pub last: Option<Outcome>,
 }
 
@@ -77,6 +85,8 @@ impl ProbeTracker {
             failed: false,
             fired: false,
             noted: false,
+            passed_once: false,
+            counted_at: None,
             last: None,
         }
     }
@@ -90,22 +100,40 @@ impl ProbeTracker {
         self.failures
     }
 
-    /// "ok", "failing", "failed", "slow", "warn" or "unknown", for status.
+    /// Whether the probe passed since the spawn; until then it runs at the start-up cadence.
+    pub fn passed_once(&self) -> bool {
+        self.passed_once
+    }
+
+    /// For status: "not run yet", "starting" (no pass since the spawn: the gateway may still
+    /// be loading), "ok", "failing" (it passed once, then failed), "failed" (past its
+    /// threshold), "slow" or "warn".
     pub fn state(&self) -> &'static str {
         match (&self.last, self.failed) {
-            (None, _) => "unknown",
+            (None, _) => "not run yet",
             (_, true) => "failed",
             (Some(Outcome::Pass), _) => "ok",
-            (Some(Outcome::Fail(_)), _) => "failing",
-            (Some(Outcome::Slow(_)), _) => "slow",
             (Some(Outcome::Warn(_)), _) => "warn",
+            (Some(Outcome::Slow(_)), _) => "slow",
+            (Some(Outcome::Fail(_)), _) if !self.passed_once => "starting",
+            (Some(Outcome::Fail(_)), _) => "failing",
         }
     }
 
     pub fn observe(&mut self, outcome: Outcome, ctx: Context) -> Option<Verdict> {
         self.last = Some(outcome.clone());
+        let before_first_pass = !self.passed_once
+            && matches!(outcome, Outcome::Fail(_) | Outcome::Slow(_))
+            && self
+                .counted_at
+                .is_some_and(|t| ctx.now.duration_since(t) < self.rules.period);
+        if before_first_pass {
+            // A start-up retry: shown in status, not counted (failures keep `period`'s pace).
+            return None;
+        }
         let reason = match outcome {
             Outcome::Pass => {
+                self.passed_once = true;
                 self.failures = 0;
                 self.streak_since = None;
                 self.noted = false;
@@ -139,6 +167,7 @@ impl ProbeTracker {
     }
 
     fn count_failure(&mut self, now: Instant) {
+        self.counted_at = Some(now);
         self.passes = 0;
         self.failures += 1;
         self.streak_since.get_or_insert(now);
@@ -227,18 +256,26 @@ impl StartupGate {
 
     /// The restart verdict, once, when the timeout passes without proof of life.
     pub fn check(&mut self, now: Instant) -> Option<Verdict> {
-        let t = self.spawned_at?;
-        if self.started || self.fired || now.duration_since(t) < self.timeout {
+        if !self.timed_out(now) || self.fired {
             return None;
         }
         self.fired = true;
-        Some(Verdict::new(
-            Reaction::Restart,
-            format!(
-                "no probe passed within probes.startup_timeout ({}) of the start",
-                humantime::format_duration(self.timeout)
-            ),
-        ))
+        Some(Verdict::new(Reaction::Restart, self.timeout_reason()))
+    }
+
+    /// The timeout passed and no probe has passed yet for this child.
+    pub fn timed_out(&self, now: Instant) -> bool {
+        self.spawned_at
+            .is_some_and(|t| !self.started && now.duration_since(t) >= self.timeout)
+    }
+
+    /// Why a child that never passed a probe in time is restarted; marks the gate as fired.
+    pub fn timeout_reason(&mut self) -> String {
+        self.fired = true;
+        format!(
+            "no probe passed within probes.startup_timeout ({}) of the start",
+            humantime::format_duration(self.timeout)
+        )
     }
 }
 
@@ -252,6 +289,7 @@ mod tests {
             success_threshold: 1,
             reaction: Reaction::Restart,
             slow_window: slow.map(Duration::from_secs),
+            period: Duration::from_secs(1),
         }
     }
 
@@ -328,12 +366,14 @@ mod tests {
     fn slow_with_liveness_failing_is_dead() {
         let t0 = Instant::now();
         let mut t = ProbeTracker::new(rules(Some(900)));
-        let mut c = ctx(t0, 0);
-        c.liveness_failing = true;
+        let c = |s| Context {
+            liveness_failing: true,
+            ..ctx(t0, s)
+        };
         let slow = || Outcome::Slow("timed out".into());
-        t.observe(slow(), c);
-        t.observe(slow(), c);
-        assert_eq!(t.observe(slow(), c).unwrap().reaction, Reaction::Restart);
+        t.observe(slow(), c(0));
+        t.observe(slow(), c(1));
+        assert_eq!(t.observe(slow(), c(2)).unwrap().reaction, Reaction::Restart);
     }
 
     #[test]
@@ -348,6 +388,47 @@ mod tests {
         for s in 1..10 {
             assert_eq!(t.observe(w(), ctx(t0, s)), None);
         }
+    }
+
+    #[test]
+    fn before_the_first_pass_a_probe_is_starting_and_counts_once_per_period() {
+        let t0 = Instant::now();
+        let mut r = rules(None);
+        r.period = Duration::from_secs(300);
+        let mut t = ProbeTracker::new(r);
+        assert_eq!(t.state(), "not run yet");
+        let at = |ms: u64| Context {
+            now: t0 + Duration::from_millis(ms),
+            in_grace: false,
+            liveness_failing: false,
+        };
+        // Start-up retries every 2 s for a minute: one failure counted, no verdict.
+        for i in 0..30 {
+            assert_eq!(t.observe(fail(), at(i * 2000)), None);
+        }
+        assert_eq!((t.state(), t.failures()), ("starting", 1));
+        assert!(!t.passed_once());
+        t.observe(Outcome::Pass, at(61_000));
+        assert!(t.passed_once());
+        // After a pass, every failure counts and the state is "failing".
+        t.observe(fail(), at(62_000));
+        t.observe(fail(), at(62_100));
+        assert_eq!((t.state(), t.failures()), ("failing", 2));
+        assert!(t.observe(fail(), at(62_200)).is_some());
+    }
+
+    #[test]
+    fn before_the_first_pass_failures_a_period_apart_still_restart() {
+        let t0 = Instant::now();
+        let mut t = ProbeTracker::new(rules(None));
+        assert_eq!(t.observe(fail(), ctx(t0, 0)), None);
+        assert_eq!(t.observe(fail(), ctx(t0, 1)), None);
+        assert_eq!(t.state(), "starting");
+        assert!(
+            t.observe(fail(), ctx(t0, 2)).is_some(),
+            "a gateway that never answers"
+        );
+        assert_eq!(t.state(), "failed");
     }
 
     #[test]

@@ -35,12 +35,7 @@ impl AuxRunner {
             .spawner
             .spawn(ChildSpec::aux(argv.clone()))
             .await
-            .map_err(|e| {
-                format!(
-                    "cannot run {:?}: {e}",
-                    argv.first().unwrap_or(&String::new())
-                )
-            })?;
+            .map_err(|e| format!("cannot run it: {e}"))?;
         let pid = child.pid;
         self.aux.lock().unwrap().insert(pid);
         let exited = self.reaper.watch(pid);

@@ -1,8 +1,10 @@
 //! Process operations: spawn, signals, the reaper, the tree under the gateway.
 
 pub mod aux;
+pub mod fork_exec;
 pub mod kill;
 pub mod ops;
+pub mod program;
 pub mod reaper;
 pub mod signals;
 pub mod spawn;

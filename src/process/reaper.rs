@@ -63,6 +63,14 @@ impl Reaper {
     }
 }
 
+impl Reaper {
+    /// Drops `pid`'s status whenever it is reaped (a child that failed before exec: it never
+    /// ran, so its exit means nothing to anyone).
+    pub fn discard(&self, pid: i32) {
+        drop(self.watch(pid));
+    }
+}
+
 fn reap_all(reg: &Mutex<Registry>) {
     loop {
         let (pid, exit) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {

@@ -4,15 +4,15 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::unistd::{Gid, Group, Uid, User};
 use tokio::sync::oneshot;
 
+use super::fork_exec;
+use super::reaper::Reaper;
 use crate::config::{GatewayConfig, SYSTEMD_ENV_VARS};
 
 /// Everything needed to start the child, resolved before fork (name lookups are not safe
@@ -26,6 +26,8 @@ pub struct ChildSpec {
     pub env_set: Vec<(String, String)>,
     pub credentials: Option<Credentials>,
     pub umask: Option<u32>,
+    /// Who the child runs as, for messages ("not found on PATH ... for user openclaw").
+    pub user: String,
 }
 
 #[derive(Clone, Debug)]
@@ -54,7 +56,9 @@ impl ChildSpec {
             env_set.push(("LOGNAME".into(), u.name));
         }
         env_set.extend(cfg.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let uid = credentials.as_ref().map_or_else(Uid::current, |c| c.uid);
         Ok(ChildSpec {
+            user: user_name(uid),
             argv: cfg.command.clone(),
             cwd: cfg.cwd.clone(),
             env_clear: cfg.env_clear,
@@ -75,7 +79,16 @@ impl ChildSpec {
             env_set: Vec::new(),
             credentials: None,
             umask: None,
+            user: user_name(Uid::current()),
         }
+    }
+}
+
+/// A user's name, or their numeric id when the passwd database has none.
+pub fn user_name(uid: Uid) -> String {
+    match User::from_uid(uid) {
+        Ok(Some(u)) => u.name,
+        _ => uid.to_string(),
     }
 }
 
@@ -133,65 +146,22 @@ pub struct SpawnedChild {
     pub stderr: OwnedFd,
 }
 
-/// Forks and execs `spec` in its own session. Call only from the spawner thread.
-fn spawn_now(spec: &ChildSpec) -> io::Result<SpawnedChild> {
-    let (prog, args) = spec
-        .argv
-        .split_first()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    let mut cmd = Command::new(prog);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if spec.env_clear {
-        cmd.env_clear();
-    }
-    for k in &spec.env_remove {
-        cmd.env_remove(k);
-    }
-    cmd.envs(spec.env_set.iter().map(|(k, v)| (k, v)));
-    if let Some(dir) = &spec.cwd {
-        cmd.current_dir(dir);
-    }
-    let parent = nix::unistd::getpid();
-    let creds = spec.credentials.clone();
-    let umask = spec.umask;
-    // SAFETY: the closure only makes async-signal-safe system calls (no allocation, no locks).
-    unsafe {
-        cmd.pre_exec(move || {
-            pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-            // Own session and process group: a group signal reaches the gateway and its
-            // workers, and a terminal's Ctrl-C reaches only clawvisor, which stops it cleanly.
-            nix::unistd::setsid()?;
-            if let Some(c) = &creds {
-                nix::unistd::setgroups(&c.groups)?;
-                nix::unistd::setgid(c.gid)?;
-                nix::unistd::setuid(c.uid)?;
+/// Forks and execs `spec` in its own session. Call only from the spawner thread. A child
+/// that failed at exec is left to the reaper, its status discarded (it never ran).
+fn spawn_now(spec: &ChildSpec, reaper: &Reaper) -> io::Result<SpawnedChild> {
+    match fork_exec::start(spec) {
+        Ok(c) => Ok(SpawnedChild {
+            pid: c.pid,
+            stdout: c.stdout,
+            stderr: c.stderr,
+        }),
+        Err(e) => {
+            if let Some(pid) = e.pid {
+                reaper.discard(pid);
             }
-            // After the credential change: changing uid clears the parent-death signal.
-            nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))?;
-            if nix::unistd::getppid() != parent {
-                // clawvisor died between fork and prctl: do not start an orphan.
-                libc::_exit(1);
-            }
-            if let Some(m) = umask {
-                libc::umask(m as libc::mode_t);
-            }
-            Ok(())
-        });
+            Err(io::Error::other(e.message))
+        }
     }
-    let mut child = cmd.spawn()?;
-    let pid = child.id() as i32;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    // Dropping `Child` does not wait: the one reaper collects its status.
-    drop(child);
-    Ok(SpawnedChild {
-        pid,
-        stdout: stdout.into(),
-        stderr: stderr.into(),
-    })
 }
 
 type Request = (ChildSpec, oneshot::Sender<io::Result<SpawnedChild>>);
@@ -205,13 +175,17 @@ pub struct Spawner {
 }
 
 impl Spawner {
-    pub fn start() -> Spawner {
+    pub fn start(reaper: Reaper) -> Spawner {
         let (tx, rx) = mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("spawner".into())
             .spawn(move || {
                 for (spec, reply) in rx {
-                    let _ = reply.send(spawn_now(&spec));
+                    // A bug in one start must not take every later start with it.
+                    let result =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| spawn_now(&spec, &reaper)))
+                            .unwrap_or_else(|_| Err(io::Error::other("the spawner panicked")));
+                    let _ = reply.send(result);
                 }
                 // The channel closes only when clawvisor is exiting; keep the thread (and so
                 // the children's parent-death link) alive until the process ends.

@@ -25,8 +25,8 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
             Some(p) => {
                 out.push(Action::Alert {
                     summary: format!(
-                        "still paused since an earlier run: {}; the gateway stays down until `{RESUME_HINT}`",
-                        p.reason
+                        "still paused since an earlier run: {}; the gateway stays down until `{}`",
+                        p.reason, s.resume_hint
                     ),
                 });
                 s.pause = Some(p);
@@ -42,14 +42,22 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                     started_at: now.wall,
                     ready: false,
                 };
+                if std::mem::take(&mut s.restart_when_started) {
+                    s.last_reason = Some("restart requested by `clawvisor ctl restart`".into());
+                    s.pending_restart = "operator";
+                    begin_stop(&mut s, &mut out, now, pid, AfterStop::Restart);
+                }
             } else {
                 // A child nobody wants any more (the plan changed while it was starting):
                 // never leave it running unsupervised.
+                s.restart_when_started = false;
                 out.push(Action::KillTree { pid });
             }
         }
         Event::SpawnFailed { error } => {
             if s.phase == Phase::Starting {
+                // The failure's own restart serves a pending `ctl restart`.
+                s.restart_when_started = false;
                 s.last_reason = Some(format!("cannot start the gateway: {error}"));
                 s.pending_restart = "spawn_failed";
                 on_failure(&mut s, &mut out, now, &error);
@@ -118,7 +126,7 @@ fn pause(s: &mut State, out: &mut Vec<Action>, now: Now, reason: String) {
     };
     out.push(Action::SavePause(record.clone()));
     out.push(Action::Alert {
-        summary: format!("paused: {reason}; resume with `{RESUME_HINT}`"),
+        summary: format!("paused: {reason}; resume with `{}`", s.resume_hint),
     });
     s.pause = Some(record);
     match s.phase.clone() {
@@ -210,9 +218,14 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
     };
     if !restart {
         let code = exit.as_exit_code();
-        out.push(Action::Alert {
-            summary: format!("gateway ended ({exit}); restart.policy says no restart: exiting"),
-        });
+        let summary = if s.rules.restart.policy == RestartPolicy::OnFailure {
+            format!(
+                "gateway ended cleanly ({exit}); restart.policy = \"on-failure\" restarts only after a failure, so clawvisor exits too"
+            )
+        } else {
+            format!("gateway ended ({exit}); restart.policy = \"never\": clawvisor exits too")
+        };
+        out.push(Action::Alert { summary });
         s.phase = Phase::Exiting { code };
         out.push(Action::Exit { code });
         return;
@@ -350,8 +363,9 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
     };
     let paused_err = || {
         format!(
-            "paused ({}): run `{RESUME_HINT}` first",
-            s.pause.as_ref().map_or("no reason", |p| p.reason.as_str())
+            "paused ({}): run `{}` first",
+            s.pause.as_ref().map_or("no reason", |p| p.reason.as_str()),
+            s.resume_hint
         )
     };
     match (cmd, s.phase.clone()) {
@@ -359,6 +373,11 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
         (Command::Pause { reason }, phase) => {
             if phase == Phase::Paused {
                 return reply(out, Err("already paused".into()));
+            }
+            if let Some(p) = &s.pause {
+                // A pause is stopping the gateway: its reason (often a person's) stands.
+                let msg = format!("already pausing (stopping the gateway): {}", p.reason);
+                return reply(out, Err(msg));
             }
             let reason = reason.unwrap_or_else(|| "paused by `clawvisor ctl pause`".into());
             pause(s, out, now, reason);
@@ -405,9 +424,11 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
             set_after_stop(s, AfterStop::Restart);
             reply(out, Ok("restarting once the gateway has stopped"));
         }
-        (Command::Restart | Command::Start, Phase::Starting) => {
-            reply(out, Err("the gateway is starting".into()))
+        (Command::Restart, Phase::Starting) => {
+            s.restart_when_started = true;
+            reply(out, Ok("restarting once the gateway has started"));
         }
+        (Command::Start, Phase::Starting) => reply(out, Ok("the gateway is starting")),
         (Command::Start, _) => reply(out, Err("the gateway is already running".into())),
         (Command::Stop, Phase::Running { pid, .. }) => {
             begin_stop(s, out, now, pid, AfterStop::Hold);

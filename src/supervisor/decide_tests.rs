@@ -550,3 +550,35 @@ fn restarts_are_counted_by_reason() {
     );
     assert_eq!(sim.s.restarts, 4);
 }
+
+#[test]
+fn restart_while_starting_is_carried_out_once_started() {
+    let mut sim = Sim::new(rules());
+    assert_eq!(sim.s.phase, Phase::Starting);
+    let a = sim.ev(Event::Command(Command::Restart));
+    assert_eq!(
+        a,
+        [Action::Reply(Ok(
+            "restarting once the gateway has started".into()
+        ))]
+    );
+    let a = sim.ev(Event::Spawned { pid: 5 });
+    assert!(
+        matches!(a[..], [Action::Signal { pid: 5, .. }]),
+        "stops the new child: {a:?}"
+    );
+    assert!(matches!(
+        sim.s.phase,
+        Phase::Stopping {
+            then: AfterStop::Restart,
+            ..
+        }
+    ));
+    let a = sim.ev(Event::Exited {
+        pid: 5,
+        exit: Exit::Code(0),
+    });
+    assert!(has_spawn(&a), "{a:?}");
+    // Once: the next start is not restarted again.
+    sim.spawned(6);
+}

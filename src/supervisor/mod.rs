@@ -4,8 +4,10 @@ mod backoff;
 mod decide;
 mod event;
 mod exit;
+pub mod hint;
 mod pause;
 pub mod persist;
+mod reload_scope;
 pub mod restart_reason;
 mod state;
 pub mod wall_time;
@@ -22,6 +24,7 @@ pub use status::Status;
 mod notice;
 pub use notice::{Notice, NoticeSender};
 mod runner;
+mod start_job;
 pub use runner::{Parts, Runner};
 #[cfg(test)]
 mod decide_props;

@@ -36,7 +36,8 @@ pub fn of_source(source: &str) -> &'static str {
     match head {
         "memory" => "memory",
         "gpu" => "gpu",
-        "probes" | "quality" => "probe",
+        // "startup": nothing passed within probes.startup_timeout.
+        "probes" | "quality" | "startup" => "probe",
         "logs" if source.starts_with("logs.pattern") => "log_pattern",
         "logs" => "logs",
         _ => "other",
@@ -57,6 +58,7 @@ mod tests {
         assert_eq!(of_source("memory"), "memory");
         assert_eq!(of_source("gpu"), "gpu");
         assert_eq!(of_source("probes.liveness"), "probe");
+        assert_eq!(of_source("startup"), "probe");
         assert_eq!(of_source("logs.pattern:oom"), "log_pattern");
         assert_eq!(of_source("logs"), "logs");
         assert_eq!(of_source("something new"), "other");

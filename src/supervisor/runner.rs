@@ -17,12 +17,13 @@ use crate::process::reaper::Reaper;
 use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
 
-use super::decide::{RESUME_HINT, decide};
+use super::decide::decide;
 use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
 use super::pause::PauseRecord;
 use super::persist::{self, StateWriter};
+use super::start_job::{EXTEND_EVERY, StartJob, start_job};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
 
@@ -48,7 +49,17 @@ pub struct Runner {
     reply: Option<oneshot::Sender<Result<String, String>>>,
     exit_code: Option<i32>,
     notified_ready: bool,
+    /// When clawvisor started: the start job's extensions are bounded from here.
+    booted_at: std::time::Instant,
+    /// Under systemd (NOTIFY_SOCKET set): when STATUS= (and, during the start job,
+    /// EXTEND_TIMEOUT_USEC) is next refreshed while the gateway loads or backs off.
+    next_progress: Option<std::time::Instant>,
     state_writer: StateWriter,
+    /// Why the last write of state.json failed, until one succeeds: a pause that is not
+    /// saved does not survive a restart of clawvisor, and status and replies say so.
+    state_file_error: Option<String>,
+    /// A write failed while handling the current command (its reply says so).
+    save_failed_now: bool,
     watchers: crate::watch::Watchers,
 }
 
@@ -66,7 +77,7 @@ impl Runner {
         let reaper =
             Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
         let aux = AuxRunner {
-            spawner: Spawner::start(),
+            spawner: Spawner::start(reaper.clone()),
             reaper,
             aux: AuxSet::default(),
         };
@@ -104,7 +115,9 @@ impl Runner {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        let state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        let mut state = State::new(Rules::new(&cfg.restart, &cfg.stop), seed);
+        state.resume_hint =
+            super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
             crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let parts = Parts {
@@ -125,7 +138,11 @@ impl Runner {
                 reply: None,
                 exit_code: None,
                 notified_ready: false,
+                booted_at: std::time::Instant::now(),
+                next_progress: std::env::var_os("NOTIFY_SOCKET").map(|_| std::time::Instant::now()),
                 state_writer: StateWriter::start(),
+                state_file_error: None,
+                save_failed_now: false,
                 watchers,
             },
             parts,
@@ -159,12 +176,14 @@ impl Runner {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
                 next_ping = tokio::time::Instant::now() + every;
             }
-            let deadline = self.state.next_deadline();
-            let ping = watchdog.map(|_| next_ping.into_std());
-            let wake = match (deadline, ping) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let wake = [
+                self.state.next_deadline(),
+                watchdog.map(|_| next_ping.into_std()),
+                self.next_progress,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let input = tokio::select! {
                 i = self.rx.recv() => match i {
                     Some(i) => i,
@@ -173,6 +192,7 @@ impl Runner {
                 _ = sleep_until(wake) => Input::Event(Event::Tick),
             };
             self.on_input(input).await;
+            self.report_progress();
         }
         self.finish().await
     }
@@ -190,6 +210,7 @@ impl Runner {
             Input::Event(e) => self.handle(e).await,
             Input::Command { command, reply } => {
                 self.reply = Some(reply);
+                self.save_failed_now = false;
                 self.handle(Event::Command(command)).await;
                 if let Some(r) = self.reply.take() {
                     let _ = r.send(Err("no answer".into()));
@@ -242,6 +263,7 @@ impl Runner {
         let mut events = VecDeque::from([event]);
         while let Some(ev) = events.pop_front() {
             let before = self.state.phase.name();
+            let was_ready = self.is_ready();
             let (next, actions) = decide(&self.state, ev, Now::real());
             self.state = next;
             for a in actions {
@@ -252,8 +274,11 @@ impl Runner {
             let after = self.state.phase.name();
             if before != after {
                 self.on_phase_change(before, after);
+            } else if !was_ready && self.is_ready() {
+                let status = self.status_line();
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
             }
-            self.notify_ready_once();
+            self.notify_start_job();
         }
     }
 
@@ -295,6 +320,19 @@ impl Runner {
                 self.notice("alert", summary);
             }
             Action::Reply(r) => {
+                let r = match (r, &self.state_file_error) {
+                    (Ok(msg), Some(e)) if self.save_failed_now => {
+                        let what = if self.state.pause.is_some() {
+                            "the pause"
+                        } else {
+                            "clearing the pause"
+                        };
+                        Ok(format!(
+                            "{msg}; but {what} could not be saved ({e}): it will not survive a restart of clawvisor"
+                        ))
+                    }
+                    (r, _) => r,
+                };
                 if let Some(tx) = self.reply.take() {
                     let _ = tx.send(r);
                 }
@@ -330,10 +368,7 @@ impl Runner {
                 Event::Spawned { pid }
             }
             Err(e) => Event::SpawnFailed {
-                error: format!(
-                    "{:?}: {e}",
-                    self.cfg.gateway.command.first().unwrap_or(&String::new())
-                ),
+                error: e.to_string(),
             },
         }
     }
@@ -343,7 +378,7 @@ impl Runner {
             Phase::Running { pid, .. } => format!("pid {pid}"),
             Phase::Backoff { delay, .. } => format!("restart in {:.1}s", delay.as_secs_f64()),
             Phase::Paused => self.state.pause.as_ref().map_or(String::new(), |p| {
-                format!("{}; resume with `{RESUME_HINT}`", p.reason)
+                format!("{}; resume with `{}`", p.reason, self.state.resume_hint)
             }),
             Phase::Stopping { then, .. } => format!("then {}", format!("{then:?}").to_lowercase()),
             Phase::Exiting { code } => format!("exit code {code}"),
@@ -353,7 +388,7 @@ impl Runner {
         let change = format!("{before} -> {after}{sep}{detail}");
         tracing::info!(from = before, to = after, "{change}");
         self.notice("state", change);
-        let status = format!("{after}{sep}{detail}");
+        let status = self.status_line();
         let mut states = vec![sd_notify::NotifyState::Status(&status)];
         if matches!(self.state.phase, Phase::Exiting { .. }) {
             states.push(sd_notify::NotifyState::Stopping);
@@ -361,18 +396,105 @@ impl Runner {
         let _ = sd_notify::notify(&states);
     }
 
-    /// systemd's READY=1 goes out when the first gateway is ready (its readiness probe
-    /// passed, or it runs when no probe decides), so units ordered after clawvisor find it
-    /// answering.
-    fn notify_ready_once(&mut self) {
-        if let Phase::Running {
-            pid, ready: true, ..
-        } = self.state.phase
-            && !self.notified_ready
-        {
-            self.notified_ready = true;
-            self.notice("ready", format!("gateway pid {pid} is ready"));
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    fn is_ready(&self) -> bool {
+        matches!(self.state.phase, Phase::Running { ready: true, .. })
+    }
+
+    /// What STATUS= says: the phase and what is happening in it ("running: pid 42, loading
+    /// 42s", "paused: ...; resume with `clawvisor ctl resume`").
+    fn status_line(&self) -> String {
+        let now = std::time::Instant::now();
+        let s = &self.state;
+        match &s.phase {
+            Phase::Running {
+                pid, ready: true, ..
+            } => format!("running: pid {pid}, ready"),
+            Phase::Running { pid, .. } => {
+                let loading = s
+                    .started
+                    .map_or(0, |t| now.saturating_duration_since(t).as_secs());
+                format!("running: pid {pid}, loading {loading}s (not ready yet)")
+            }
+            Phase::Backoff { until, .. } => format!(
+                "backoff: restart in {:.0}s{}",
+                until.saturating_duration_since(now).as_secs_f64().ceil(),
+                s.last_exit
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (last: {})", e.exit))
+            ),
+            Phase::Paused => s.pause.as_ref().map_or("paused".into(), |p| {
+                format!("paused: {}; resume with `{}`", p.reason, s.resume_hint)
+            }),
+            Phase::Stopping { pid, then, .. } => format!(
+                "stopping: pid {pid}, then {}",
+                format!("{then:?}").to_lowercase()
+            ),
+            Phase::Exiting { code } => format!("exiting: exit code {code}"),
+            Phase::Starting => "starting".into(),
+            Phase::Down => "stopped: start with `clawvisor ctl start`".into(),
+        }
+    }
+
+    /// systemd's start job (Type=notify): READY=1 once the gateway is ready, or at once when
+    /// clawvisor settles waiting for a person (a pause), or when the start-up grace has run
+    /// out; until then EXTEND_TIMEOUT_USEC, renewed by `report_progress`. See `start_job`.
+    fn notify_start_job(&mut self) {
+        if self.notified_ready {
+            return;
+        }
+        let grace = self.cfg.probes.startup_timeout.get();
+        let since_boot = self.booted_at.elapsed();
+        match start_job(&self.state.phase, since_boot, grace, self.cfg.systemd.ready) {
+            StartJob::Ready(why) => {
+                self.notified_ready = true;
+                if let Phase::Running {
+                    pid, ready: true, ..
+                } = self.state.phase
+                {
+                    self.notice("ready", format!("gateway pid {pid} is ready"));
+                }
+                let status = self.status_line();
+                tracing::info!("start-up complete ({why}): {status}");
+                let _ = sd_notify::notify(&[
+                    sd_notify::NotifyState::Ready,
+                    sd_notify::NotifyState::Status(&status),
+                ]);
+            }
+            StartJob::Extend(by) => {
+                let now = std::time::Instant::now();
+                if self.next_progress.is_some_and(|t| now >= t) {
+                    let status = self.status_line();
+                    let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
+                    let _ = sd_notify::notify(&[
+                        sd_notify::NotifyState::ExtendTimeoutUsec(usec),
+                        sd_notify::NotifyState::Status(&status),
+                    ]);
+                    self.next_progress = Some(now + EXTEND_EVERY.min(by / 2));
+                }
+            }
+        }
+    }
+
+    /// Under systemd, keeps STATUS= current while the gateway loads or backs off (and the
+    /// start job extended); called after every input, including the wake-up it asked for.
+    fn report_progress(&mut self) {
+        let Some(at) = self.next_progress else {
+            return;
+        };
+        if !self.notified_ready {
+            return self.notify_start_job();
+        }
+        let loading = matches!(
+            self.state.phase,
+            Phase::Running { ready: false, .. } | Phase::Backoff { .. }
+        );
+        let now = std::time::Instant::now();
+        if now >= at {
+            if loading {
+                let status = self.status_line();
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
+            }
+            self.next_progress = Some(now + EXTEND_EVERY);
         }
     }
 
@@ -385,12 +507,18 @@ impl Runner {
         });
     }
 
-    fn save_state(&self, pause: Option<PauseRecord>) {
-        if let Err(e) = self.state_writer.save(&self.cfg.state.dir, pause) {
-            tracing::error!(
-                "cannot write {}: {e} (the pause will not survive a restart of clawvisor)",
-                persist::path_in(&self.cfg.state.dir).display()
-            );
+    fn save_state(&mut self, pause: Option<PauseRecord>) {
+        match self.state_writer.save(&self.cfg.state.dir, pause) {
+            Ok(()) => self.state_file_error = None,
+            Err(e) => {
+                let e = format!(
+                    "cannot write {}: {e}",
+                    persist::path_in(&self.cfg.state.dir).display()
+                );
+                tracing::error!("{e} (the pause will not survive a restart of clawvisor)");
+                self.state_file_error = Some(e);
+                self.save_failed_now = true;
+            }
         }
     }
 
@@ -398,21 +526,30 @@ impl Runner {
         let Some(path) = self.cfg.source.clone() else {
             return Err("clawvisor runs on its built-in config: nothing to reload".into());
         };
-        match Config::load(&path) {
+        let loaded = Config::load(&path).and_then(|new| {
+            // The same preflight as at start-up (the socket is kept, so not checked).
+            let problems = crate::preflight::problems(&new, None);
+            if problems.is_empty() {
+                Ok(new)
+            } else {
+                Err(crate::config::locate(new.source.as_deref(), problems))
+            }
+        });
+        match loaded {
             Ok(new) => {
-                if new.gateway != self.cfg.gateway {
-                    tracing::info!(
-                        "[gateway] changed: it applies at the next start (`clawvisor ctl restart`)"
-                    );
-                }
+                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
                     .await;
                 self.cfg = new;
-                tracing::info!(config = %path.display(), "config reloaded");
-                self.notice("reload", format!("config reloaded from {}", path.display()));
-                Ok(format!("reloaded {}", path.display()))
+                let mut msg = format!("reloaded {}", path.display());
+                for l in &later {
+                    msg.push_str(&format!("\n  not yet applied: {l}"));
+                }
+                tracing::info!(config = %path.display(), "config {msg}");
+                self.notice("reload", msg.clone());
+                Ok(msg)
             }
             Err(errors) => {
                 for e in &errors.0 {
@@ -437,6 +574,12 @@ impl Runner {
         let mut parts = serde_json::Map::new();
         parts.insert("logs".into(), self.logs.stats());
         parts.extend(self.watchers.snapshot());
+        if let Some(e) = &self.state_file_error {
+            parts.insert(
+                "state_file".into(),
+                serde_json::json!({ "error": format!("{e}; the pause will not survive a restart of clawvisor") }),
+            );
+        }
         Status {
             state: s.phase.name().to_string(),
             pid: s.phase.pid(),
@@ -461,7 +604,7 @@ impl Runner {
                 _ => None,
             },
             pause: s.pause.clone(),
-            resume_hint: s.pause.as_ref().map(|_| RESUME_HINT.to_string()),
+            resume_hint: s.pause.as_ref().map(|_| s.resume_hint.clone()),
             last_reason: s.last_reason.clone(),
             parts,
         }

@@ -132,11 +132,15 @@ pub struct State {
     pub last_exit: Option<ExitRecord>,
     /// A restart request was passed to the gateway (SIGUSR2): its clean exit restarts at once.
     pub restart_requested: bool,
+    /// `ctl restart` came while the gateway was starting: restart it once it has started.
+    pub restart_when_started: bool,
     /// Why the current stop/restart was asked for, for the log and status.
     pub last_reason: Option<String>,
     /// When the current (or last) child was spawned.
     pub started: Option<Instant>,
     pub rng: u64,
+    /// The command that clears a pause, as printed in alerts (see [`super::hint`]).
+    pub resume_hint: String,
 }
 
 impl State {
@@ -152,9 +156,11 @@ impl State {
             pending_restart: "other",
             last_exit: None,
             restart_requested: false,
+            restart_when_started: false,
             last_reason: None,
             started: None,
             rng: seed | 1,
+            resume_hint: super::decide::RESUME_HINT.to_string(),
         }
     }
 

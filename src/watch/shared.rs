@@ -11,7 +11,10 @@ use super::readings::Readings;
 use super::verdict::Verdict;
 use crate::health::exec::CommandRunner;
 use crate::health::tracker::StartupGate;
-use crate::supervisor::Inbox;
+use crate::supervisor::{Inbox, Reaction};
+
+/// The source named when the startup grace runs out without any probe passing.
+pub const STARTUP_SOURCE: &str = "startup";
 
 pub struct Shared {
     pub readings: Readings,
@@ -53,7 +56,19 @@ impl Shared {
         *self.child.borrow()
     }
 
+    /// Passes a verdict to the supervisor. A probe's restart once the startup grace ran out
+    /// without any probe passing is, first of all, that: the reason says so, with the
+    /// probe's own failure after it.
     pub fn send(&self, source: &str, v: Verdict) {
+        let now = Instant::now();
+        if v.reaction == Reaction::Restart && source != STARTUP_SOURCE {
+            let timed_out = self.with_gate(now, |g| g.timed_out(now).then(|| g.timeout_reason()));
+            if let Some(why) = timed_out {
+                let reason = format!("{why} (last: {source}: {})", v.reason);
+                Verdict::new(Reaction::Restart, reason).send(STARTUP_SOURCE, &self.inbox);
+                return;
+            }
+        }
         v.send(source, &self.inbox);
     }
 
@@ -90,6 +105,15 @@ impl Shared {
             tracing::info!(source, pid, "the gateway is ready");
             self.inbox.event(crate::supervisor::Event::Ready { pid });
         }
+    }
+
+    /// The current child is ready: a probe said so, or (when none decides) it runs.
+    pub fn is_ready(&self) -> bool {
+        let Some(pid) = self.child_pid() else {
+            return false;
+        };
+        !self.gates_readiness()
+            || *self.ready_sent.lock().unwrap_or_else(|p| p.into_inner()) == Some(pid)
     }
 
     pub fn set_life_probes(&self, any: bool) {

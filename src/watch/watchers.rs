@@ -204,6 +204,7 @@ impl Watchers {
                     kind,
                     c.clone(),
                     gated,
+                    p.startup_period.get(),
                 )));
             }
         }
@@ -213,10 +214,15 @@ impl Watchers {
                 sh.clone(),
                 c.clone(),
                 gated,
+                p.startup_period.get(),
             )));
         }
         for e in &p.exec {
-            spawn(Box::pin(tasks::exec_probe_task(sh.clone(), e.clone())));
+            spawn(Box::pin(tasks::exec_probe_task(
+                sh.clone(),
+                e.clone(),
+                p.startup_period.get(),
+            )));
         }
         let quality = if cfg.quality.tests.is_some() {
             let (tx, rx) = mpsc::unbounded_channel();
