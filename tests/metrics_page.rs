@@ -170,9 +170,15 @@ history = "2m"
     let dom = chromium(profile.path(), &["--dump-dom".into(), url.clone()]);
     assert!(dom.contains("id=\"pause\""), "{dom:.3000}");
     assert!(dom.contains("looking at the leak"), "{dom:.3000}");
+    // The exact command the supervisor's snapshot gives (it names this config).
+    let code = dom
+        .split("<code id=\"resume-command\">")
+        .nth(1)
+        .and_then(|c| c.split("</code>").next())
+        .unwrap_or_else(|| panic!("no resume command: {dom:.3000}"));
     assert!(
-        dom.contains("<code id=\"resume-command\">clawvisor ctl resume</code>"),
-        "{dom:.3000}"
+        code.contains(" ctl ") && code.ends_with(" resume") && code.contains("clawvisor.toml"),
+        "{code}"
     );
     assert!(
         dom.contains("id=\"pause-lines\""),
