@@ -11,7 +11,10 @@ pub mod framer;
 pub mod quality;
 
 /// The targets by name, as the fuzz crate and the regression test know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target: it panics when an input breaks an invariant.
+pub type Check = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Check)] = &[
     ("config", config::check),
     ("control", control::check),
     ("framer", framer::check),

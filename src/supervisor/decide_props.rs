@@ -77,11 +77,13 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn rules_for(policy: u8) -> Rules {
-    let mut restart = RestartConfig::default();
-    restart.policy = match policy % 3 {
-        0 => RestartPolicy::Always,
-        1 => RestartPolicy::OnFailure,
-        _ => RestartPolicy::Never,
+    let restart = RestartConfig {
+        policy: match policy % 3 {
+            0 => RestartPolicy::Always,
+            1 => RestartPolicy::OnFailure,
+            _ => RestartPolicy::Never,
+        },
+        ..RestartConfig::default()
     };
     Rules::new(&restart, &StopConfig::default())
 }
@@ -153,10 +155,8 @@ impl World {
                     );
                     assert!(!self.shutdown_seen, "Spawn after a shutdown ({label})");
                 }
-                Action::Signal { pid, .. } => {
-                    if self.alive.contains(pid) {
-                        self.signalled.insert(*pid);
-                    }
+                Action::Signal { pid, .. } if self.alive.contains(pid) => {
+                    self.signalled.insert(*pid);
                 }
                 Action::KillTree { pid } => {
                     self.alive.remove(pid);
