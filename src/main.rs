@@ -162,7 +162,7 @@ fn run(cfg: Config) -> i32 {
             return 1;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         let (runner, parts) = match Runner::start(cfg) {
             Ok(r) => r,
             Err(msg) => {
@@ -185,7 +185,11 @@ fn run(cfg: Config) -> i32 {
         control.abort();
         let _ = control.await;
         code
-    })
+    });
+    // Bounded: a blocking task stuck in a driver call must not keep clawvisor from exiting
+    // (dropping the runtime would wait for it for ever).
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 fn demo_config(dir: &Path) -> Result<Config, String> {

@@ -67,7 +67,8 @@ fn pause_holds_the_gateway_down_and_resume_starts_it() {
     for cmd in ["start", "restart"] {
         let (code, _, err) = ctl(&cv, &[cmd]);
         assert_eq!(code, 1, "{cmd} while paused: {err}");
-        assert!(err.contains("clawvisor ctl resume"), "{err}");
+        // The hint is the pasteable command: this binary, this config, `resume`.
+        assert!(err.contains(" ctl ") && err.contains(" resume`"), "{err}");
     }
     let (code, _, err) = ctl(&cv, &["pause"]);
     assert_eq!(code, 1, "{err}");

@@ -187,3 +187,37 @@ async fn without_a_gpu_the_wait_returns_at_once_and_thresholds_reach_the_brain()
     assert_eq!(got.0, "gpu");
     assert_eq!(got.1, Reaction::Restart, "{}", got.2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_source_holds_neither_the_wait_nor_a_reload() {
+    let d = tempfile::tempdir().unwrap();
+    let (w, child, _tx, gpu) = watching_a_gpu_child(d.path(), 2).await;
+    // The old pid is still listed, and the next read sleeps 30 s, as a hung driver call would.
+    let text = format!(
+        r#"{{"hang_ms": 30000, "devices": [{{"index": 0, "processes": [{{"pid": {}, "memory_used": 5}}]}}]}}"#,
+        child.pid()
+    );
+    std::fs::write(&gpu, text).unwrap();
+    let t0 = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), w.wait_gpu_released())
+        .await
+        .expect("release_timeout holds while the source hangs");
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // A reload takes no lock the hung read holds.
+    let t1 = Instant::now();
+    w.reconfigure(&config(d.path(), 2));
+    assert!(t1.elapsed() < Duration::from_secs(1), "{:?}", t1.elapsed());
+    // The status says the reading is stale rather than repeating the last one.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let g = w.snapshot()["gpu"].clone();
+        if g["stale"] == true {
+            assert!(g["devices"].is_null(), "{g}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never stale: {g}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

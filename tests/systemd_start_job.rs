@@ -51,7 +51,8 @@ fn a_pause_persisted_by_an_earlier_run_sends_ready_within_a_second() {
     );
     assert!(
         msg.contains("STATUS=paused: look at the GPU first")
-            && msg.contains("resume with `clawvisor ctl resume"),
+            && msg.contains("resume with `")
+            && msg.contains(" resume`"),
         "{dump}"
     );
     assert_eq!(rx.count("EXTEND_TIMEOUT_USEC"), 0, "{dump}");
@@ -146,7 +147,9 @@ fn a_crash_loop_sends_ready_once_paused() {
     assert!(ok, "no READY=1:\n{dump}");
     let (ready, msg) = rx.first("READY=1").unwrap();
     assert!(
-        msg.contains("STATUS=paused: crash loop") && msg.contains("clawvisor ctl resume"),
+        msg.contains("STATUS=paused: crash loop")
+            && msg.contains(" ctl --config ")
+            && msg.contains(" resume`"),
         "{dump}"
     );
     let (extend, _) = rx.first("EXTEND_TIMEOUT_USEC=").expect(&dump);

@@ -64,7 +64,8 @@ impl MemoryConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct GpuConfig {
     /// Watch the GPU through NVML. Without an NVML library or a GPU, GPU watching is off with
-    /// one info line, never an error. Default true.
+    /// one info line, never an error; NVML that is there but fails to start is a warning,
+    /// retried every 60s and on reload. Default true.
     pub enabled: bool,
     /// How often NVML is read. Default "10s".
     pub interval: Dur,
@@ -81,6 +82,10 @@ pub struct GpuConfig {
     /// Before starting a new child after a crash, wait at most this long for the old tree's
     /// GPU memory to be released. "0s" does not wait. Default "60s".
     pub release_timeout: Dur,
+    /// The GPUs that utilisation alerts and `ctl wait-idle` judge: NVML indexes ("0"), MIG
+    /// slices ("0:1") or UUIDs ("GPU-…", "MIG-…"). Empty (the default): the GPUs the
+    /// gateway tree has a process on, or every GPU while it has none.
+    pub devices: Vec<String>,
 }
 
 impl Default for GpuConfig {
@@ -93,6 +98,7 @@ impl Default for GpuConfig {
             restart_memory_above: None,
             held_for: Dur::secs(30),
             release_timeout: Dur::secs(60),
+            devices: Vec::new(),
         }
     }
 }
@@ -101,6 +107,11 @@ impl GpuConfig {
     pub fn validate(&self, out: &mut Vec<(String, String)>) {
         if self.interval.get().is_zero() {
             out.push(("gpu.interval".into(), "must be longer than 0s".into()));
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            if d.trim().is_empty() {
+                out.push((format!("gpu.devices[{i}]"), "must name a GPU".into()));
+            }
         }
     }
 }

@@ -112,6 +112,9 @@ pub enum CtlCommand {
     },
     /// Wait until the GPU is idle (exit 0), or until --timeout, default 15m (exit 1); for
     /// cron jobs before heavy work. Without GPU watching there is nothing to wait for: 0.
+    /// When it cannot judge (utilisation NVML does not report, as on MIG or WSL2; a device it
+    /// cannot read; a stale reading) it says why and exits 4. It judges the gateway's GPUs
+    /// (or `gpu.devices`).
     WaitIdle {
         /// Idle needs every device's utilisation below this percentage.
         #[arg(long, value_name = "PERCENT", default_value = "90")]
@@ -119,6 +122,9 @@ pub enum CtlCommand {
         /// Idle also needs at least this much free memory on every device ("20GiB").
         #[arg(long, value_name = "SIZE")]
         gpu_mem_free_above: Option<Size>,
+        /// Take values that cannot be known as idle instead of exiting 4.
+        #[arg(long)]
+        unknown_is_idle: bool,
     },
 }
 
@@ -220,11 +226,13 @@ pub fn run_ctl(args: CtlArgs) -> i32 {
     let code = if let CtlCommand::WaitIdle {
         gpu_util_below,
         gpu_mem_free_above,
+        unknown_is_idle,
     } = &args.command
     {
         let opts = WaitIdleOpts {
             gpu_util_below: gpu_util_below.0,
             gpu_mem_free_above: gpu_mem_free_above.map(Size::bytes),
+            unknown_is_idle: *unknown_is_idle,
             timeout: args.timeout(),
             ..WaitIdleOpts::default()
         };
@@ -550,6 +558,7 @@ mod tests {
             CtlCommand::WaitIdle {
                 gpu_util_below: Percent(90.0),
                 gpu_mem_free_above: Some(Size::gib(20)),
+                unknown_is_idle: false,
             }
         );
         assert!(parse(&["probe", "liveness"]).is_err());

@@ -84,23 +84,35 @@ fn gpu(v: &Value) -> Option<String> {
     if v["enabled"] == Value::Bool(false) {
         return Some(format!("off: {}", v["why"].as_str().unwrap_or("disabled")));
     }
-    let devices = v["devices"].as_array()?;
+    let Some(devices) = v["devices"].as_array() else {
+        return v["error"].as_str().map(|e| format!("unknown: {e}"));
+    };
+    // `null` is a value NVML could not give: shown as "?", never as 0.
     let each: Vec<String> = devices
         .iter()
         .map(|d| {
+            let label = d["label"]
+                .as_str()
+                .map_or_else(|| num(&d["index"]), str::to_string);
+            if let Some(e) = d["error"].as_str() {
+                return format!("GPU {label} unreadable: {e}");
+            }
             format!(
-                "GPU {} {}% busy, {} of {} used ({} by the gateway)",
-                num(&d["index"]),
+                "GPU {label} {}% busy, {} of {} used ({} by the gateway)",
                 d["utilization_percent"]
                     .as_f64()
-                    .map_or("-".into(), |u| format!("{u:.0}")),
-                size(&d["memory_used"]),
-                size(&d["memory_total"]),
-                size(&d["gateway_memory"]),
+                    .map_or("?".into(), |u| format!("{u:.0}")),
+                known_size(&d["memory_used"]),
+                known_size(&d["memory_total"]),
+                known_size(&d["gateway_memory"]),
             )
         })
         .collect();
     Some(each.join("; "))
+}
+
+fn known_size(v: &Value) -> String {
+    if v.is_null() { "?".into() } else { size(v) }
 }
 
 fn disk(v: &Value) -> Option<String> {
@@ -193,13 +205,21 @@ mod tests {
     fn known_parts_read_as_sentences() {
         let m = json!({"gateway_running": true, "rss_bytes": 3u64 << 30, "pss_bytes": 2u64 << 30,
             "processes": 3, "growth_per_hour_bytes": 104857600.0, "warn_above": "10.0 GiB",
-            "restart_above": "12.0 GiB", "age_secs": 2.0});
+            "restart_above": "12.0 GiB", "age_secs": 2.0, "pss_age_secs": 0.5});
         assert_eq!(
             summary("memory", &m).unwrap(),
             "rss 3.0 GiB, pss 2.0 GiB over 3 processes, +100.0 MiB/h; warn above 10.0 GiB, restart above 12.0 GiB  (2s ago)"
         );
         let g = json!({"enabled": false, "why": "NVML is not available"});
         assert_eq!(summary("gpu", &g).unwrap(), "off: NVML is not available");
+        let g = json!({"enabled": true, "devices": [
+            {"index": 0, "label": "0", "utilization_percent": null, "memory_used": 1u64 << 30,
+             "memory_total": 2u64 << 30, "gateway_memory": null},
+            {"index": 1, "label": "1", "error": "GPU is lost"}]});
+        assert_eq!(
+            summary("gpu", &g).unwrap(),
+            "GPU 0 ?% busy, 1.0 GiB of 2.0 GiB used (? by the gateway); GPU 1 unreadable: GPU is lost"
+        );
         let l = json!({"lines_written": 5, "bytes_written": 480, "rotations": 0, "files_compressed": 0,
             "lines_dropped": 7, "bytes_dropped": 700, "dropping": true});
         let s = summary("logs", &l).unwrap();

@@ -1,124 +1,227 @@
-//! Where GPU readings come from: NVML on a real machine, a JSON file in tests.
+//! What a GPU reading is, and where readings come from: NVML on a real machine
+//! ([`super::gpu_nvml`]), a JSON file in tests ([`FakeGpuSource`]).
 //!
-//! NVML is loaded at run time (`Nvml::init()` fails cleanly without a driver), so a machine
-//! without a GPU runs the same binary with GPU watching off.
+//! A value NVML cannot give is `None` with the reason next to it, never 0: "utilisation not
+//! supported" (MIG, WSL2) is not "idle", and a failed process query is not "no processes".
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 /// Test hook: read GPU readings from this JSON file instead of NVML (see [`FakeGpuSource`]).
 pub const FAKE_GPU_ENV: &str = "CLAWVISOR_FAKE_GPU";
 
-/// One device as NVML reports it.
+/// One device (a GPU, or one MIG slice of it) as NVML reports it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GpuDevice {
+    /// NVML's index of the GPU (not the CUDA index; not stable across reboots).
     pub index: u32,
+    /// The MIG slice of GPU `index` this reading is for; `None` for a whole GPU.
+    pub mig: Option<u32>,
+    /// `GPU-…` or `MIG-…`: the stable name of the device, when NVML gives it.
+    pub uuid: Option<String>,
     pub name: String,
-    /// Percent of time a kernel was running over the last sample period.
-    pub utilization_percent: f64,
-    pub memory_used: u64,
-    pub memory_total: u64,
-    /// Processes with a context on this device, by the pid NVML reports (in containers,
-    /// possibly the host's pid).
-    pub processes: Vec<GpuProcess>,
+    /// The device could not be read at all (lost, not permitted): every value is unknown.
+    pub error: Option<String>,
+    /// Percent of time a kernel was running over the last sample period; `None` when NVML
+    /// cannot say (MIG, WSL2), with the reason in `utilization_why`.
+    pub utilization_percent: Option<f64>,
+    pub utilization_why: Option<String>,
+    pub memory_used: Option<u64>,
+    pub memory_total: Option<u64>,
+    /// NVML's own figure where it has one (it excludes reserved memory); else total − used.
+    pub memory_free: Option<u64>,
+    pub memory_why: Option<String>,
+    /// Processes with a context on this device, each once (a process with compute and
+    /// graphics contexts is listed in both NVML lists), by the pid NVML reports. `None`:
+    /// the query failed, so who holds memory is unknown (reason in `processes_why`).
+    pub processes: Option<Vec<GpuProcess>>,
+    pub processes_why: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GpuProcess {
     pub pid: u32,
-    pub memory_used: u64,
+    /// `None`: NVML reports "not available" (always under WDDM/WSL2; in some containers).
+    pub memory_used: Option<u64>,
 }
 
-/// A source of GPU readings. Reading may block briefly (NVML calls the driver).
+impl GpuDevice {
+    /// A device that could not be read at all.
+    pub fn failed(index: u32, mig: Option<u32>, error: String) -> GpuDevice {
+        GpuDevice {
+            index,
+            mig,
+            error: Some(error),
+            ..GpuDevice::default()
+        }
+    }
+
+    /// `0` for GPU 0, `0:1` for MIG slice 1 of GPU 0: how messages and `gpu.devices` name it.
+    pub fn label(&self) -> String {
+        match self.mig {
+            Some(m) => format!("{}:{m}", self.index),
+            None => self.index.to_string(),
+        }
+    }
+}
+
+/// Adds `p` to `list` unless its pid is there already; then keeps the larger known figure.
+/// NVML lists a process with compute and graphics contexts in both lists, each time with its
+/// whole usage: counting both would double it.
+pub fn add_process(list: &mut Vec<GpuProcess>, p: GpuProcess) {
+    match list.iter_mut().find(|q| q.pid == p.pid) {
+        Some(q) => {
+            q.memory_used = match (q.memory_used, p.memory_used) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        None => list.push(p),
+    }
+}
+
+/// Why a reading could not be had at all.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GpuError {
+    /// No NVIDIA stack here (no NVML library, no GPU): GPU watching is off.
+    Off(String),
+    /// NVML is there but fails (driver not loaded yet, version mismatch, …): retried.
+    Failed(String),
+    /// An NVML call has not returned for this long (a GPU fallen off the bus can leave the
+    /// driver's ioctls asleep for ever): the reading is stale.
+    Hung(Duration),
+}
+
+impl std::fmt::Display for GpuError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GpuError::Off(s) | GpuError::Failed(s) => f.write_str(s),
+            GpuError::Hung(d) => write!(
+                f,
+                "an NVML call has not returned for {:.1}s (the driver may be hung)",
+                d.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// One reading of every device.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GpuRead {
+    pub devices: Vec<GpuDevice>,
+    /// The driver's version, when known.
+    pub driver: Option<String>,
+    /// How the driver is being read when that is not the plain way (old driver, known bug).
+    pub note: Option<String>,
+}
+
+/// A source of GPU readings. Reading may block, even for ever (NVML calls the driver): it
+/// only ever runs on the NVML thread ([`super::gpu_reader`]).
 pub trait GpuSource: Send {
-    fn read(&mut self) -> Result<Vec<GpuDevice>, String>;
+    fn read(&mut self) -> Result<GpuRead, GpuError>;
 }
 
-/// Opens the GPU source: the fake when `CLAWVISOR_FAKE_GPU` names a file, else NVML.
-pub fn open_gpu_source() -> Result<Box<dyn GpuSource>, String> {
+/// Opens the GPU source: the fake when `CLAWVISOR_FAKE_GPU` names a file, else NVML. May
+/// block (nvmlInit): called on the NVML thread.
+pub fn open_gpu_source() -> Result<Box<dyn GpuSource>, GpuError> {
     if let Some(path) = std::env::var_os(FAKE_GPU_ENV) {
         return Ok(Box::new(FakeGpuSource {
             path: PathBuf::from(path),
         }));
     }
-    NvmlSource::open().map(|s| Box::new(s) as Box<dyn GpuSource>)
-}
-
-pub struct NvmlSource {
-    nvml: nvml_wrapper::Nvml,
-}
-
-impl NvmlSource {
-    pub fn open() -> Result<NvmlSource, String> {
-        let nvml = nvml_wrapper::Nvml::init().map_err(|e| format!("NVML is not available: {e}"))?;
-        let n = nvml.device_count().map_err(|e| format!("NVML: {e}"))?;
-        if n == 0 {
-            return Err("NVML reports no GPU".into());
-        }
-        Ok(NvmlSource { nvml })
-    }
-}
-
-impl GpuSource for NvmlSource {
-    fn read(&mut self) -> Result<Vec<GpuDevice>, String> {
-        use nvml_wrapper::enums::device::UsedGpuMemory;
-        let n = self.nvml.device_count().map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for index in 0..n {
-            let d = self
-                .nvml
-                .device_by_index(index)
-                .map_err(|e| format!("GPU {index}: {e}"))?;
-            let mem = d.memory_info().map_err(|e| format!("GPU {index}: {e}"))?;
-            let util = d.utilization_rates().map(|u| u.gpu as f64).unwrap_or(0.0);
-            let mut processes = Vec::new();
-            let procs = d
-                .running_compute_processes()
-                .unwrap_or_default()
-                .into_iter();
-            for p in procs.chain(d.running_graphics_processes().unwrap_or_default()) {
-                let used = match p.used_gpu_memory {
-                    UsedGpuMemory::Used(b) => b,
-                    UsedGpuMemory::Unavailable => 0,
-                };
-                processes.push(GpuProcess {
-                    pid: p.pid,
-                    memory_used: used,
-                });
-            }
-            out.push(GpuDevice {
-                index,
-                name: d.name().unwrap_or_default(),
-                utilization_percent: util,
-                memory_used: mem.used,
-                memory_total: mem.total,
-                processes,
-            });
-        }
-        Ok(out)
-    }
+    super::gpu_nvml::NvmlSource::open().map(|s| Box::new(s) as Box<dyn GpuSource>)
 }
 
 /// Reads `{"devices": [GpuDevice...]}` from a file at every read, so a test can change the
-/// readings while clawvisor runs. A missing or broken file is a read error.
+/// readings while clawvisor runs. A missing or broken file is a read error. Beyond the
+/// devices, the file may say `"hang_ms": N` (the read sleeps that long, as a hung driver
+/// call would), `"error": "…"` (the whole read fails) and `"driver": "…"`. In a device,
+/// `null` or a missing value is unknown, as from NVML: leaving out `processes` means the
+/// process list could not be read, not that it is empty.
 pub struct FakeGpuSource {
     pub path: PathBuf,
 }
 
 #[derive(Deserialize)]
 struct FakeFile {
+    #[serde(default)]
     devices: Vec<GpuDevice>,
+    #[serde(default)]
+    hang_ms: u64,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    driver: Option<String>,
 }
 
 impl GpuSource for FakeGpuSource {
-    fn read(&mut self) -> Result<Vec<GpuDevice>, String> {
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        serde_json::from_str::<FakeFile>(&text)
-            .map(|f| f.devices)
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+    fn read(&mut self) -> Result<GpuRead, GpuError> {
+        let fail = |e: String| GpuError::Failed(format!("{}: {e}", self.path.display()));
+        let text = std::fs::read_to_string(&self.path).map_err(|e| fail(e.to_string()))?;
+        let file = serde_json::from_str::<FakeFile>(&text).map_err(|e| fail(e.to_string()))?;
+        if file.hang_ms > 0 {
+            std::thread::sleep(Duration::from_millis(file.hang_ms));
+        }
+        if let Some(e) = file.error {
+            return Err(GpuError::Failed(e));
+        }
+        let mut devices = file.devices;
+        for d in &mut devices {
+            if d.memory_free.is_none() {
+                d.memory_free = d.memory_total.zip(d.memory_used).map(|(t, u)| t - u.min(t));
+            }
+        }
+        Ok(GpuRead {
+            devices,
+            driver: file.driver,
+            note: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_in_both_lists_counts_once_with_its_larger_figure() {
+        let mut l = Vec::new();
+        let p = |pid, m: Option<u64>| GpuProcess {
+            pid,
+            memory_used: m,
+        };
+        add_process(&mut l, p(1, Some(3 << 30)));
+        add_process(&mut l, p(2, None));
+        add_process(&mut l, p(1, Some(3 << 30)));
+        add_process(&mut l, p(2, Some(5)));
+        assert_eq!(l, [p(1, Some(3 << 30)), p(2, Some(5))]);
+    }
+
+    #[test]
+    fn the_fake_says_unknown_as_null_and_fails_as_told() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("gpu.json");
+        std::fs::write(
+            &path,
+            r#"{"devices": [{"index": 0, "utilization_percent": null, "memory_used": 1,
+                "memory_total": 3, "processes": [{"pid": 5, "memory_used": null}]}]}"#,
+        )
+        .unwrap();
+        let mut f = FakeGpuSource { path: path.clone() };
+        let r = f.read().unwrap();
+        assert_eq!(r.devices[0].utilization_percent, None);
+        assert_eq!(r.devices[0].memory_free, Some(2));
+        assert_eq!(
+            r.devices[0].processes.as_ref().unwrap()[0].memory_used,
+            None
+        );
+        std::fs::write(&path, r#"{"error": "GPU is lost"}"#).unwrap();
+        assert_eq!(f.read(), Err(GpuError::Failed("GPU is lost".into())));
+        std::fs::write(&path, "{").unwrap();
+        assert!(matches!(f.read(), Err(GpuError::Failed(e)) if e.contains("gpu.json")));
     }
 }

@@ -22,6 +22,10 @@ impl HeldThreshold {
         }
     }
 
+    pub fn limit(&self) -> f64 {
+        self.limit
+    }
+
     pub fn is_off(&self) -> bool {
         self.limit <= 0.0
     }

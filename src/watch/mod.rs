@@ -3,7 +3,10 @@
 
 pub mod disk;
 pub mod gpu;
+pub mod gpu_nvml;
+pub mod gpu_reader;
 pub mod gpu_source;
+pub mod gpu_task;
 pub mod held_threshold;
 pub mod memory;
 pub mod readings;

@@ -1,5 +1,6 @@
-//! The layer-1 sampling tasks: memory tree, GPU, disk. Each runs on its own tokio task and
-//! does its /proc, NVML and statvfs reads on the blocking pool, never on the brain's task.
+//! The layer-1 sampling tasks: memory tree and disk (the GPU's is in [`super::gpu_task`]).
+//! Each runs on its own tokio task and does its /proc and statvfs reads on the blocking pool,
+//! never on the brain's task.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -9,14 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::disk;
-use super::gpu::{GpuTracker, pid_aliases};
-use super::gpu_source::GpuSource;
 use super::held_threshold::HeldThreshold;
 use super::memory::MemoryTracker;
 use super::shared::{Shared, sleep_or_child_change};
 use super::tree_sample::TreeSampler;
 use super::verdict::Verdict;
-use crate::config::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Size};
+use crate::config::{DiskConfig, MemoryConfig, MemoryMeasure, Size};
 use crate::supervisor::Reaction;
 
 fn me() -> i32 {
@@ -90,86 +89,6 @@ pub async fn memory_task(shared: Arc<Shared>, cfg: MemoryConfig) {
             }
         }
         sleep_or_child_change(cfg.interval.get(), &mut child).await;
-    }
-}
-
-/// The GPU source and tracker, shared by the sampling task and the VRAM-release wait.
-pub struct GpuState {
-    pub source: Box<dyn GpuSource>,
-    pub tracker: GpuTracker,
-}
-
-pub async fn gpu_task(shared: Arc<Shared>, cfg: GpuConfig, gpu: Arc<Mutex<GpuState>>) {
-    let mut child = shared.child.clone();
-    let sampler = Arc::new(Mutex::new(TreeSampler::new(false)));
-    let mut last_pid = None;
-    loop {
-        let pid = shared.child_pid();
-        let reset = pid != last_pid;
-        last_pid = pid;
-        let (g, s) = (gpu.clone(), sampler.clone());
-        let read = tokio::task::spawn_blocking(move || {
-            let mut ids = HashSet::new();
-            if let Some(pid) = pid {
-                let sample =
-                    s.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .sample(pid, me(), &HashSet::new());
-                ids.extend(sample.pids.iter().flat_map(|&p| pid_aliases(p)));
-            }
-            let mut state = g.lock().unwrap_or_else(|p| p.into_inner());
-            if reset {
-                state.tracker.reset();
-            }
-            let devices = state.source.read()?;
-            Ok::<_, String>(state.tracker.observe(&devices, &ids, Instant::now()))
-        })
-        .await;
-        match read {
-            Ok(Ok((summary, verdicts))) => {
-                for v in verdicts {
-                    shared.send("gpu", v);
-                }
-                shared.readings.publish("gpu", summary);
-            }
-            Ok(Err(e)) => shared
-                .readings
-                .publish("gpu", json!({"enabled": true, "error": e})),
-            Err(_) => {}
-        }
-        sleep_or_child_change(cfg.interval.get(), &mut child).await;
-    }
-}
-
-/// Waits (at most `timeout`) until no process of an old gateway tree holds GPU memory.
-pub async fn wait_released(gpu: Arc<Mutex<GpuState>>, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let g = gpu.clone();
-        let status = tokio::task::spawn_blocking(move || {
-            let mut state = g.lock().unwrap_or_else(|p| p.into_inner());
-            let devices = state.source.read()?;
-            let released = state.tracker.released(&devices);
-            Ok::<_, String>((released, state.tracker.holders()))
-        })
-        .await;
-        match status {
-            Ok(Ok((true, _))) => return,
-            Ok(Ok((false, holders))) if Instant::now() >= deadline => {
-                tracing::warn!(
-                    ?holders,
-                    "GPU memory of the old gateway tree not released after {}; starting anyway",
-                    humantime::format_duration(timeout)
-                );
-                return;
-            }
-            Ok(Err(e)) => {
-                tracing::info!("cannot read the GPU while waiting for VRAM release: {e}");
-                return;
-            }
-            Err(_) => return,
-            Ok(Ok((false, _))) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
     }
 }
 

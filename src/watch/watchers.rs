@@ -8,8 +8,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::gpu::GpuTracker;
+use super::gpu_reader::GpuReader;
 use super::gpu_source::{GpuSource, open_gpu_source};
-use super::samplers::{self, GpuState};
+use super::gpu_task::{self, GpuState};
+use super::samplers;
 use super::shared::Shared;
 use crate::config::{Config, HttpProbeKind, QualityConfig};
 use crate::health::exec::CommandRunner;
@@ -24,9 +26,12 @@ pub struct Watchers {
 
 struct Running {
     tasks: Vec<JoinHandle<()>>,
-    gpu: Option<Arc<Mutex<GpuState>>>,
-    /// Why GPU watching is off, once NVML was tried.
-    gpu_off: Option<String>,
+    /// The NVML thread and the tracker, while `gpu.enabled`. NVML itself is opened (and
+    /// retried) on that thread by the GPU task, never here: a hung `nvmlInit` must not keep
+    /// the gateway from starting.
+    gpu: Option<GpuState>,
+    /// A source handed in by a test, used when the GPU state is first made.
+    gpu_source: Option<Box<dyn GpuSource>>,
     gpu_release_timeout: std::time::Duration,
     quality: Option<mpsc::UnboundedSender<QualityRequest>>,
     /// The `[quality]` the running quality task uses: bounds how long an answer may take.
@@ -65,13 +70,8 @@ impl Watchers {
             shared,
             inner: Mutex::new(Running {
                 tasks: Vec::new(),
-                gpu: gpu.map(|source| {
-                    Arc::new(Mutex::new(GpuState {
-                        source,
-                        tracker: GpuTracker::new(&cfg.gpu),
-                    }))
-                }),
-                gpu_off: None,
+                gpu: None,
+                gpu_source: gpu,
                 gpu_release_timeout: cfg.gpu.release_timeout.get(),
                 quality: None,
                 quality_cfg: cfg.quality.clone(),
@@ -109,7 +109,7 @@ impl Watchers {
         };
         async move {
             match gpu {
-                Some(gpu) if !timeout.is_zero() => samplers::wait_released(gpu, timeout).await,
+                Some(gpu) if !timeout.is_zero() => gpu_task::wait_released(gpu, timeout).await,
                 _ => {}
             }
         }
@@ -246,6 +246,7 @@ impl Watchers {
 
     fn start_gpu(&self, r: &mut Running, cfg: &Config) {
         if !cfg.gpu.enabled {
+            // Dropping the state ends the NVML thread (and closes NVML).
             r.gpu = None;
             self.shared.readings.publish(
                 "gpu",
@@ -253,43 +254,41 @@ impl Watchers {
             );
             return;
         }
-        if r.gpu.is_none() && r.gpu_off.is_none() {
-            // NVML is opened once; a machine without it stays without it until restart.
-            match open_gpu_source() {
-                Ok(source) => {
-                    r.gpu = Some(Arc::new(Mutex::new(GpuState {
-                        source,
-                        tracker: GpuTracker::new(&cfg.gpu),
-                    })));
-                }
-                Err(e) => {
-                    tracing::info!("GPU watching is off: {e}");
-                    r.gpu_off = Some(e);
+        match &r.gpu {
+            Some(gpu) => {
+                // A reload: try NVML again if it failed, keep what must still be released.
+                gpu.reader.retry_now();
+                let mut tracker = GpuTracker::new(&cfg.gpu);
+                tracker.remember(&gpu.tracker());
+                *gpu.tracker() = tracker;
+            }
+            None => {
+                let reader = match r.gpu_source.take() {
+                    Some(source) => GpuReader::with_source(source),
+                    None => GpuReader::start(open_gpu_source),
+                };
+                match reader {
+                    Ok(reader) => {
+                        r.gpu = Some(GpuState {
+                            reader,
+                            tracker: Arc::new(Mutex::new(GpuTracker::new(&cfg.gpu))),
+                        })
+                    }
+                    Err(e) => {
+                        tracing::warn!("GPU watching is off: cannot start the NVML thread: {e}");
+                        self.shared.readings.publish(
+                            "gpu",
+                            json!({"enabled": true, "error": format!("cannot start the NVML thread: {e}")}),
+                        );
+                    }
                 }
             }
         }
-        match (&r.gpu, &r.gpu_off) {
-            (Some(gpu), _) => {
-                let tracker = rebuild_tracker(gpu, &cfg.gpu);
-                gpu.lock().unwrap_or_else(|p| p.into_inner()).tracker = tracker;
-                let task = samplers::gpu_task(self.shared.clone(), cfg.gpu.clone(), gpu.clone());
-                r.tasks.push(tokio::spawn(task));
-            }
-            (None, Some(why)) => self
-                .shared
-                .readings
-                .publish("gpu", json!({"enabled": false, "why": why})),
-            (None, None) => {}
+        if let Some(gpu) = &r.gpu {
+            let task = gpu_task::gpu_task(self.shared.clone(), cfg.gpu.clone(), gpu.clone());
+            r.tasks.push(tokio::spawn(task));
         }
     }
-}
-
-/// A tracker with the new thresholds that still remembers which pids must release memory.
-fn rebuild_tracker(gpu: &Arc<Mutex<GpuState>>, cfg: &crate::config::GpuConfig) -> GpuTracker {
-    let old = gpu.lock().unwrap_or_else(|p| p.into_inner());
-    let mut t = GpuTracker::new(cfg);
-    t.remember(old.tracker.holders());
-    t
 }
 
 impl Drop for Watchers {
