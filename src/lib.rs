@@ -9,6 +9,7 @@ pub mod fuzzing;
 pub mod health;
 pub mod jobs;
 pub mod logs;
+pub mod metrics;
 pub mod preflight;
 pub mod process;
 pub mod self_log;

@@ -181,6 +181,14 @@ fn run(cfg: Config) -> i32 {
         }
     };
     let cfg_jobs = cfg.clone();
+    // Likewise the metrics port: a taken port is an error before the gateway starts.
+    let metrics = match clawvisor::metrics::MetricsServer::bind(&cfg) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
     let code = rt.block_on(async move {
         let (runner, parts) = match Runner::start(cfg) {
             Ok(r) => r,
@@ -210,6 +218,7 @@ fn run(cfg: Config) -> i32 {
             notices: parts.notices.clone(),
             jobs,
         });
+        let metrics = metrics.map(|m| m.serve(parts.inbox.clone(), &parts.notices));
         let code = runner.run().await;
         // Running jobs were told to stop when the shutdown began; wait for their records.
         if let Some(t) = jobs_task {
@@ -223,6 +232,9 @@ fn run(cfg: Config) -> i32 {
                     + std::time::Duration::from_secs(10),
             )
             .await;
+        }
+        if let Some(m) = metrics {
+            m.abort();
         }
         // Aborting the server's task removes the socket file.
         control.abort();

@@ -13,7 +13,7 @@ mod gateway;
 mod jobs;
 mod load;
 mod logs;
-mod notify;
+mod metrics;
 mod paths;
 mod probes;
 mod restart;
@@ -36,7 +36,7 @@ pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use jobs::{CatchUp, JobConfig, OnGatewayRestart, Overlap, Requires, cron_parser};
 pub use load::{ConfigError, ConfigErrors, locate};
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
-pub use notify::MetricsConfig;
+pub use metrics::MetricsConfig;
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
     ProbesConfig, QualityConfig,
@@ -107,6 +107,7 @@ impl Config {
         self.control.validate(&mut out);
         jobs::validate_jobs(&self.jobs, &mut out);
         self.alerts.validate(&mut out);
+        self.metrics.validate(&mut out);
         if self.stop.timeout.get().is_zero() {
             out.push(("stop.timeout".into(), "must be longer than 0s".into()));
         }

@@ -236,6 +236,7 @@ mod tests {
             uptime_secs: None,
             ready: false,
             restarts: 5,
+            restarts_by_reason: Default::default(),
             last_exit: None,
             backoff_remaining_secs: None,
             pause: Some(PauseRecord {

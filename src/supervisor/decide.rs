@@ -11,6 +11,7 @@ use super::backoff;
 use super::event::{Action, AlertAbout, Command, Event, Reaction};
 use super::exit::{Exit, ExitRecord};
 use super::pause::PauseRecord;
+use super::restart_reason;
 use super::state::{AfterStop, Now, Phase, State};
 
 /// The resume hint shown wherever a pause is reported.
@@ -44,6 +45,7 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                 };
                 if std::mem::take(&mut s.restart_when_started) {
                     s.last_reason = Some("restart requested by `clawvisor ctl restart`".into());
+                    s.pending_restart = "operator";
                     begin_stop(&mut s, &mut out, now, pid, AfterStop::Restart);
                 }
             } else {
@@ -58,6 +60,7 @@ pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
                 // The failure's own restart serves a pending `ctl restart`.
                 s.restart_when_started = false;
                 s.last_reason = Some(format!("cannot start the gateway: {error}"));
+                s.pending_restart = "spawn_failed";
                 on_failure(&mut s, &mut out, now, &error);
             }
         }
@@ -99,8 +102,9 @@ fn start(s: &mut State, out: &mut Vec<Action>) {
     out.push(Action::Spawn);
 }
 
-fn restart_now(s: &mut State, out: &mut Vec<Action>) {
+fn restart_now(s: &mut State, out: &mut Vec<Action>, reason: &'static str) {
     s.restarts += 1;
+    *s.restarts_by_reason.entry(reason).or_default() += 1;
     start(s, out);
 }
 
@@ -181,7 +185,7 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
 
     if let Some(then) = stop_then {
         match then {
-            AfterStop::Restart => restart_now(s, out),
+            AfterStop::Restart => restart_now(s, out, s.pending_restart),
             AfterStop::Exit => {
                 let code = exit.as_exit_code();
                 s.phase = Phase::Exiting { code };
@@ -200,7 +204,7 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
             about: AlertAbout::Restart,
             summary: format!("gateway exited after a restart request ({exit}); restarting now"),
         });
-        restart_now(s, out);
+        restart_now(s, out, "requested");
         return;
     }
     if let Exit::Code(c) = exit
@@ -239,6 +243,7 @@ fn on_exit(s: &mut State, out: &mut Vec<Action>, now: Now, pid: i32, exit: Exit)
     if uptime >= s.rules.restart.backoff.reset_after.get() {
         s.failures = 0;
     }
+    s.pending_restart = restart_reason::of_exit(exit);
     on_failure(s, out, now, &exit.to_string());
 }
 
@@ -298,7 +303,7 @@ fn fmt_delay(d: Duration) -> String {
 
 fn on_tick(s: &mut State, out: &mut Vec<Action>, now: Now) {
     match s.phase {
-        Phase::Backoff { until, .. } if now.mono >= until => restart_now(s, out),
+        Phase::Backoff { until, .. } if now.mono >= until => restart_now(s, out, s.pending_restart),
         Phase::Stopping {
             pid,
             deadline,
@@ -396,7 +401,7 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
             s.failures = 0;
             s.crashes.clear();
             out.push(Action::ClearPause);
-            restart_now(s, out);
+            restart_now(s, out, "operator");
             reply(out, Ok("resumed: starting the gateway"));
         }
         (Command::Resume, Phase::Down) => {
@@ -408,6 +413,7 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
             s.failures = 0;
             s.crashes.clear();
             out.push(Action::ClearPause);
+            s.pending_restart = "operator";
             set_after_stop(s, AfterStop::Restart);
             reply(
                 out,
@@ -418,14 +424,16 @@ fn command(s: &mut State, out: &mut Vec<Action>, now: Now, cmd: Command) {
         (Command::Restart | Command::Start, Phase::Paused) => reply(out, Err(paused_err())),
         (Command::Restart, Phase::Running { pid, .. }) => {
             s.last_reason = Some("restart requested by `clawvisor ctl restart`".into());
+            s.pending_restart = "operator";
             begin_stop(s, out, now, pid, AfterStop::Restart);
             reply(out, Ok("restarting"));
         }
         (Command::Restart | Command::Start, Phase::Backoff { .. } | Phase::Down) => {
-            restart_now(s, out);
+            restart_now(s, out, "operator");
             reply(out, Ok("starting the gateway"));
         }
         (Command::Restart, Phase::Stopping { .. }) => {
+            s.pending_restart = "operator";
             set_after_stop(s, AfterStop::Restart);
             reply(out, Ok("restarting once the gateway has stopped"));
         }
@@ -481,6 +489,7 @@ fn trouble(
                 return;
             };
             s.last_reason = Some(what.clone());
+            s.pending_restart = restart_reason::of_source(&source);
             // A rule-driven restart counts towards the crash loop: a gateway that keeps
             // tripping the same rule is paused for a person instead of restarted forever.
             if paused_for_crash_loop(s, out, now, &what) {

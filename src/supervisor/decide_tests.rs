@@ -564,6 +564,52 @@ fn alerts_say_what_they_are_about_and_a_cleared_trouble_resolves() {
 }
 
 #[test]
+fn restarts_are_counted_by_reason() {
+    let mut r = rules();
+    r.restart.max_restarts = 100;
+    let mut sim = Sim::new(r);
+    sim.spawned(1);
+    let delay = sim.crash(1, Duration::from_secs(1)).unwrap();
+    assert!(has_spawn(&sim.wait(delay)));
+    sim.spawned(2);
+    sim.ev(Event::Exited {
+        pid: 2,
+        exit: Exit::Signal(libc::SIGKILL),
+    });
+    let Phase::Backoff { delay, .. } = sim.s.phase else {
+        panic!("{:?}", sim.s.phase)
+    };
+    assert!(has_spawn(&sim.wait(delay)));
+    sim.spawned(3);
+    sim.ev(Event::Trouble {
+        source: "probes.liveness".into(),
+        reason: "3 failures".into(),
+        reaction: Reaction::Restart,
+    });
+    assert!(has_spawn(&sim.ev(Event::Exited {
+        pid: 3,
+        exit: Exit::Code(0)
+    })));
+    sim.spawned(4);
+    sim.ev(Event::Command(Command::Restart));
+    assert!(has_spawn(&sim.ev(Event::Exited {
+        pid: 4,
+        exit: Exit::Code(0)
+    })));
+    let by: Vec<(&str, u64)> = sim
+        .s
+        .restarts_by_reason
+        .iter()
+        .map(|(k, v)| (*k, *v))
+        .collect();
+    assert_eq!(
+        by,
+        [("crash", 1), ("operator", 1), ("probe", 1), ("signal", 1)]
+    );
+    assert_eq!(sim.s.restarts, 4);
+}
+
+#[test]
 fn restart_while_starting_is_carried_out_once_started() {
     let mut sim = Sim::new(rules());
     assert_eq!(sim.s.phase, Phase::Starting);

@@ -9,6 +9,7 @@ pub mod hint;
 mod pause;
 pub mod persist;
 mod reload_scope;
+pub mod restart_reason;
 mod state;
 pub mod wall_time;
 

@@ -699,6 +699,13 @@ impl Runner {
                 .map(|t| now.saturating_duration_since(t).as_secs_f64()),
             ready: matches!(s.phase, Phase::Running { ready: true, .. }),
             restarts: s.restarts,
+            restarts_by_reason: {
+                let mut m = super::restart_reason::zeroed();
+                for (k, v) in &s.restarts_by_reason {
+                    m.insert(k.to_string(), *v);
+                }
+                m
+            },
             last_exit: s.last_exit.clone(),
             backoff_remaining_secs: match s.phase {
                 Phase::Backoff { until, .. } => {

@@ -125,6 +125,10 @@ pub struct State {
     pub crashes: VecDeque<Instant>,
     /// Spawns after the first one.
     pub restarts: u64,
+    /// `restarts` split by reason (see `restart_reason`); only reasons seen so far.
+    pub restarts_by_reason: std::collections::BTreeMap<&'static str, u64>,
+    /// The reason the pending restart (after a backoff or a stop) will be counted under.
+    pub pending_restart: &'static str,
     pub last_exit: Option<ExitRecord>,
     /// A restart request was passed to the gateway (SIGUSR2): its clean exit restarts at once.
     pub restart_requested: bool,
@@ -148,6 +152,8 @@ impl State {
             failures: 0,
             crashes: VecDeque::new(),
             restarts: 0,
+            restarts_by_reason: Default::default(),
+            pending_restart: "other",
             last_exit: None,
             restart_requested: false,
             restart_when_started: false,

@@ -15,6 +15,9 @@ pub struct Status {
     #[serde(default)]
     pub ready: bool,
     pub restarts: u64,
+    /// `restarts` by reason, every reason of `restart_reason::RESTART_REASONS` present.
+    #[serde(default)]
+    pub restarts_by_reason: std::collections::BTreeMap<String, u64>,
     pub last_exit: Option<ExitRecord>,
     pub backoff_remaining_secs: Option<f64>,
     pub pause: Option<PauseRecord>,

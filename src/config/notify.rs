@@ -1,7 +1,0 @@
-//! `[metrics]` (`[alerts]` is in `alerts.rs`).
-
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {}
