@@ -418,3 +418,59 @@ fn a_taken_port_stops_clawvisor_before_the_gateway_starts() {
     );
     assert!(!err.contains("gateway started"), "{err}");
 }
+
+/// Alert channels and scheduled jobs have their series from the start, and deliveries and
+/// job runs move them (the values are the ones `ctl status --json` shows).
+#[test]
+fn alert_channels_and_jobs_have_their_series() {
+    if !python_parser_present() {
+        return;
+    }
+    let (cv, port) = m::start(
+        &[],
+        "sample_every = \"200ms\"\nhistory = \"1m\"",
+        "[[alerts.exec]]\nname = \"hook\"\ncommand = [\"/bin/true\"]\n\
+         [[jobs]]\nname = \"tick\"\ncommand = [\"/bin/true\"]\nevery = \"1s\"\nrequires = \"none\"\n",
+    );
+    // The scheduler publishes its jobs at its first tick (0.5 s).
+    let mut fams = scrape(port);
+    assert!(eventually(T, || {
+        fams = scrape(port);
+        fams.iter().any(|f| f["name"] == "clawvisor_job_runs")
+    }));
+    for (name, labels) in [
+        ("clawvisor_alerts_sent_total", vec!["channel", "kind"]),
+        ("clawvisor_alerts_failed_total", vec!["channel", "kind"]),
+        ("clawvisor_alerts_dropped_total", vec!["channel", "kind"]),
+        ("clawvisor_job_runs_total", vec!["job", "outcome"]),
+        ("clawvisor_job_missed_slots_total", vec!["job"]),
+    ] {
+        let base = name.trim_end_matches("_total");
+        let f = family(&fams, base);
+        assert_eq!(f["type"], "counter", "{f}");
+        assert_eq!(label_sets(f), vec![labels], "{f}");
+    }
+    assert_eq!(
+        value(&fams, "clawvisor_alerts_sent_total", &[("channel", "hook")]),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &fams,
+            "clawvisor_job_runs_total",
+            &[("job", "tick"), ("outcome", "failed")]
+        ),
+        0.0
+    );
+
+    m::ctl(&cv, &["alert", "test"]);
+    assert!(eventually(T, || {
+        let f = scrape(port);
+        value(&f, "clawvisor_alerts_sent_total", &[("channel", "hook")]) == 1.0
+            && value(
+                &f,
+                "clawvisor_job_runs_total",
+                &[("job", "tick"), ("outcome", "succeeded")],
+            ) >= 1.0
+    }));
+}

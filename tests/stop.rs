@@ -76,10 +76,13 @@ fn setsid_grandchild_is_killed_on_stop() {
     }));
     let grandchild = grandchild.unwrap();
     assert!(alive(grandchild));
-    let sid = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap();
     let gateway = cv.gateway_pids()[0];
+    // The grandchild calls setsid() first thing after its exec: give it that moment.
     assert!(
-        !sid.contains(&format!(" {gateway} {gateway} ")),
+        eventually(T, || {
+            let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap();
+            !stat.contains(&format!(" {gateway} {gateway} "))
+        }),
         "grandchild is in its own session"
     );
     cv.stop();

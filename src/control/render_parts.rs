@@ -230,7 +230,7 @@ mod tests {
     fn known_parts_read_as_sentences() {
         let m = json!({"gateway_running": true, "rss_bytes": 3u64 << 30, "pss_bytes": 2u64 << 30,
             "processes": 3, "growth_per_hour_bytes": 104857600.0, "warn_above": "10.0 GiB",
-            "restart_above": "12.0 GiB", "age_secs": 2.0, "pss_age_secs": 0.5});
+            "restart_above": "12.0 GiB", "age_secs": 2.0});
         assert_eq!(
             summary("memory", &m).unwrap(),
             "rss 3.0 GiB, pss 2.0 GiB over 3 processes, +100.0 MiB/h; warn above 10.0 GiB, restart above 12.0 GiB  (2s ago)"

@@ -116,6 +116,7 @@ impl Scheduler {
             });
         }
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        crate::tls::install_provider();
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| format!("cannot build the ping client: {e}"))?;

@@ -106,6 +106,8 @@ pub fn render(s: &Status, tally: &Tally, k: &Constants, history_len: usize) -> S
     disk_families(&mut b, s);
     probe_families(&mut b, s, tally);
     log_families(&mut b, s);
+    alert_families(&mut b, s);
+    job_families(&mut b, s);
     let mut out = String::with_capacity(16 * 1024);
     // Writing to a String cannot fail.
     let _ = encode(&mut out, &b.0);
@@ -483,5 +485,98 @@ fn log_families(b: &mut Builder, s: &Status) {
             l.and_then(|v| v.get("dropping")?.as_bool())
                 .unwrap_or(false),
         ),
+    );
+}
+
+/// Per alert channel (`[alerts]`): one series per configured channel, present from the start.
+fn alert_families(b: &mut Builder, s: &Status) {
+    let channels: Vec<&serde_json::Value> = part(s, "alerts")
+        .and_then(|a| a.get("channels")?.as_array())
+        .map(|c| c.iter().collect())
+        .unwrap_or_default();
+    let series = |key: &str| -> Vec<(Labels, f64)> {
+        channels
+            .iter()
+            .map(|c| {
+                let name = c["name"].as_str().unwrap_or("");
+                let kind = c["kind"].as_str().unwrap_or("");
+                (
+                    labels(&[("channel", name), ("kind", kind)]),
+                    c[key].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect()
+    };
+    b.counters(
+        "alerts_sent",
+        "Alert messages delivered, per channel",
+        None,
+        &series("sent"),
+    );
+    b.counters(
+        "alerts_failed",
+        "Alert messages given up on after their attempts, per channel",
+        None,
+        &series("failed"),
+    );
+    b.counters(
+        "alerts_dropped",
+        "Alert messages dropped from a full channel queue, per channel",
+        None,
+        &series("dropped"),
+    );
+    b.gauges(
+        "alerts_queued",
+        "Alert messages waiting in a channel's queue",
+        None,
+        &series("queued"),
+    );
+}
+
+/// Job outcomes as the scheduler records them (`ctl jobs history`).
+const JOB_OUTCOMES: [&str; 5] = ["succeeded", "failed", "timed_out", "interrupted", "skipped"];
+
+/// Per scheduled job (`[[jobs]]`): runs by outcome (every outcome present from the start),
+/// whether it runs now, and slots missed while clawvisor was down.
+fn job_families(b: &mut Builder, s: &Status) {
+    let jobs: Vec<&serde_json::Value> = part(s, "jobs")
+        .and_then(|j| j.get("jobs")?.as_array())
+        .map(|j| j.iter().collect())
+        .unwrap_or_default();
+    let name = |j: &serde_json::Value| j["name"].as_str().unwrap_or("").to_string();
+    let runs: Vec<(Labels, f64)> = jobs
+        .iter()
+        .flat_map(|j| {
+            JOB_OUTCOMES.iter().map(move |o| {
+                (
+                    labels(&[("job", &name(j)), ("outcome", o)]),
+                    j["runs"][*o].as_f64().unwrap_or(0.0),
+                )
+            })
+        })
+        .collect();
+    b.counters("job_runs", "Job attempts ended, by outcome", None, &runs);
+    let per_job = |f: &dyn Fn(&serde_json::Value) -> f64| -> Vec<(Labels, f64)> {
+        jobs.iter()
+            .map(|j| (labels(&[("job", &name(j))]), f(j)))
+            .collect()
+    };
+    b.gauges(
+        "job_running",
+        "1 while the job runs",
+        None,
+        &per_job(&|j| flag(j["state"] == "running")),
+    );
+    b.gauges(
+        "job_waiting",
+        "1 while a due run waits for its gates",
+        None,
+        &per_job(&|j| flag(j["waiting_on"].is_string())),
+    );
+    b.counters(
+        "job_missed_slots",
+        "Slots missed while clawvisor was down",
+        None,
+        &per_job(&|j| j["missed_total"].as_f64().unwrap_or(0.0)),
     );
 }
