@@ -5,15 +5,23 @@ use std::time::Duration;
 /// A client for `url`. Loopback targets bypass proxies: an `http_proxy` variable in
 /// clawvisor's environment would otherwise capture 127.0.0.1.
 pub fn client_for(url: &str, timeout: Duration) -> reqwest::Client {
-    crate::tls::install_provider();
-    let mut b = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .pool_max_idle_per_host(0);
-    if is_loopback(url) {
-        b = b.no_proxy();
-    }
-    b.build().unwrap_or_else(|_| reqwest::Client::new())
+    let loopback = is_loopback(url);
+    let plain = url.starts_with("http://");
+    let builder = || {
+        let mut b = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(0);
+        if loopback {
+            b = b.no_proxy();
+        }
+        if plain {
+            // No TLS to verify: do not load (or depend on) the system's CA store.
+            b = b.tls_certs_only([]);
+        }
+        b
+    };
+    crate::tls::client(builder, url)
 }
 
 /// True for http://127.x, http://[::1], http://localhost.

@@ -116,10 +116,7 @@ impl Scheduler {
             });
         }
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        crate::tls::install_provider();
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| format!("cannot build the ping client: {e}"))?;
+        let http = crate::tls::client(reqwest::Client::builder, "job pings");
         let mut s = Scheduler {
             jobs,
             dir,
