@@ -54,7 +54,7 @@ start_timed clawvisor.service
 st=$(inside systemctl status clawvisor.service --no-pager 2>&1 || true); echo "$st"
 status_text=$(inside systemctl show -P StatusText clawvisor.service)
 [ "$RC" = 0 ] && grep -q 'active (running)' <<<"$st" && grep -q "Status: \"$status_text\"" <<<"$st" \
-  && [ -n "$status_text" ] \
+  && [ -n "$status_text" ] && [[ "$status_text" == *", ready"* ]] \
   && ok "clawvisor.service active after ${EL}s (Type=notify READY=1), Status: \"$status_text\"" \
   || bad "clawvisor.service rc=$RC status='$status_text'"
 port_open "$P1" && ok "the gateway answers on $P1" || bad "nothing on $P1"
