@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod framer;
 pub mod quality;
+pub mod schedule;
 
 /// The targets by name, as the fuzz crate and the regression test know them.
 /// A target: it panics when an input breaks an invariant.
@@ -19,4 +20,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("control", control::check),
     ("framer", framer::check),
     ("quality", quality::check),
+    ("schedule", schedule::check),
 ];

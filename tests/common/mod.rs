@@ -373,3 +373,16 @@ pub fn write_fake_gpu(path: &Path, util: u32, procs: &[(i32, u64)]) {
     fs::write(&tmp, text).unwrap();
     fs::rename(&tmp, path).unwrap();
 }
+
+/// One row of the fault table (`scripts/faults.sh` collects these from the `faults_*` tests):
+/// the fault injected, what a supervisor must do, and what this run observed. Printed to
+/// stdout with a marker, so `--nocapture` runs can be grepped into a table.
+pub fn fault_row(fault: &str, expected: &str, observed: &str) {
+    let clean = |s: &str| s.replace(['|', '\n'], " ");
+    println!(
+        "FAULT|{}|{}|{}",
+        clean(fault),
+        clean(expected),
+        clean(observed)
+    );
+}
