@@ -123,6 +123,8 @@ fn a_state_dir_that_cannot_be_created_is_refused() {
 fn a_pause_that_cannot_be_saved_says_so() {
     let cv = Clawvisor::start(&["sh", "-c", "sleep 60"], "");
     cv.wait_for("gateway started", 1, T);
+    // The gateway's record is written at its start; let that land first.
+    assert!(eventually(T, || cv.path("state/state.json").exists()));
     // The state dir turns into a file under clawvisor's feet.
     let state = cv.path("state");
     let _ = std::fs::remove_dir_all(&state);

@@ -4,6 +4,7 @@ pub mod aux;
 pub mod fork_exec;
 mod hook;
 pub mod kill;
+pub mod leftover;
 pub mod ops;
 pub mod program;
 pub mod reaper;

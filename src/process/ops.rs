@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::aux::AuxSet;
 use super::kill;
+use super::leftover::{self, ChildRecord, Verdict};
 use super::reaper::Reaper;
 use super::spawn::{ChildSpec, SpawnedChild, Spawner};
 use crate::supervisor::Exit;
@@ -31,6 +32,15 @@ pub trait ProcessOps: Send + Sync {
     fn stragglers(&self) -> Vec<i32>;
     /// SIGTERM to `pids`, SIGKILL to those left after `grace`. Blocking.
     fn end_stragglers(&self, pids: Vec<i32>, grace: Duration);
+    /// Who the gateway `pid` is, for state.json (None: nothing to record, as for a fake).
+    fn record(&self, _pid: i32) -> Option<ChildRecord> {
+        None
+    }
+    /// Ends what /proc confirms is left of a recorded gateway's group, if it ran as `uid`.
+    /// Blocking.
+    fn end_leftover(&self, _rec: &ChildRecord, _uid: u32, _wait: Duration) -> Verdict {
+        Verdict::Gone
+    }
 }
 
 /// The real thing: forks on the spawner thread, statuses from the one reaper.
@@ -65,5 +75,13 @@ impl ProcessOps for RealOps {
 
     fn end_stragglers(&self, pids: Vec<i32>, grace: Duration) {
         kill::end_stragglers(pids, grace)
+    }
+
+    fn record(&self, pid: i32) -> Option<ChildRecord> {
+        leftover::record_of(pid)
+    }
+
+    fn end_leftover(&self, rec: &ChildRecord, uid: u32, wait: Duration) -> Verdict {
+        leftover::end_group(rec, uid, wait)
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::pause::PauseRecord;
+use crate::process::leftover::ChildRecord;
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -14,6 +15,11 @@ pub const STATE_FILE: &str = "state.json";
 pub struct PersistedState {
     pub version: u32,
     pub pause: Option<PauseRecord>,
+    /// The gateway started last, while clawvisor runs: a clawvisor killed without stopping
+    /// it leaves this, and the next one ends what is left of its group (verified against
+    /// /proc first: see `process::leftover`). Absent after a clean exit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<ChildRecord>,
 }
 
 pub fn path_in(dir: &Path) -> PathBuf {
@@ -124,6 +130,7 @@ pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
     let mut body = serde_json::to_vec_pretty(&PersistedState {
         version: 1,
         pause: state.pause.clone(),
+        child: state.child.clone(),
     })?;
     body.push(b'\n');
     f.write_all(&body)?;
@@ -155,16 +162,18 @@ impl StateWriter {
             .name("state-writer".into())
             .spawn(move || {
                 for (dir, state, done) in rx {
-                    let _ = done.send(save(&dir, &state));
+                    // Nobody waits for a posted write: its error is logged here.
+                    if let Err(std::sync::mpsc::SendError(Err(e))) = done.send(save(&dir, &state)) {
+                        tracing::warn!("cannot write {}: {e}", path_in(&dir).display());
+                    }
                 }
             })
             .expect("spawn the state writer thread");
         StateWriter { tx }
     }
 
-    pub fn save(&self, dir: &Path, pause: Option<PauseRecord>) -> io::Result<()> {
+    pub fn save(&self, dir: &Path, state: PersistedState) -> io::Result<()> {
         let (done, result) = std::sync::mpsc::sync_channel(1);
-        let state = PersistedState { version: 1, pause };
         self.tx
             .send((dir.to_path_buf(), state, done))
             .map_err(|_| io::Error::other("the state writer thread is gone"))?;
@@ -177,6 +186,13 @@ impl StateWriter {
                 ),
             ))
         })
+    }
+
+    /// Queues a write without waiting for it (the gateway's record at every start: an
+    /// fsync must not hold the brain); a failure is logged by the writer thread.
+    pub fn post(&self, dir: &Path, state: PersistedState) {
+        let (done, _) = std::sync::mpsc::sync_channel(1);
+        let _ = self.tx.send((dir.to_path_buf(), state, done));
     }
 }
 
@@ -192,6 +208,7 @@ mod tests {
         let since = UNIX_EPOCH + Duration::from_millis(1_790_000_000_123);
         let st = PersistedState {
             version: 1,
+            child: None,
             pause: Some(PauseRecord {
                 reason: "crash loop".into(),
                 since,
@@ -238,11 +255,34 @@ mod tests {
             last_exit: None,
             last_lines: vec![],
         };
-        w.save(dir.path(), Some(rec("first"))).unwrap();
-        w.save(dir.path(), Some(rec("second"))).unwrap();
+        let st = |pause| PersistedState {
+            version: 1,
+            pause,
+            child: None,
+        };
+        w.save(dir.path(), st(Some(rec("first")))).unwrap();
+        w.save(dir.path(), st(Some(rec("second")))).unwrap();
         assert_eq!(load(dir.path()).unwrap().pause.unwrap().reason, "second");
-        w.save(dir.path(), None).unwrap();
+        w.save(dir.path(), st(None)).unwrap();
         assert!(load(dir.path()).unwrap().pause.is_none());
-        assert!(w.save(Path::new("/proc/no/such/dir"), None).is_err());
+        assert!(w.save(Path::new("/proc/no/such/dir"), st(None)).is_err());
+        // A posted write lands in order: once a later waited-for write is done, so is it.
+        let child = ChildRecord {
+            pid: 42,
+            start_ticks: 7,
+            uid: 0,
+            boot_id: "b".into(),
+        };
+        w.post(
+            dir.path(),
+            PersistedState {
+                version: 1,
+                pause: None,
+                child: Some(child.clone()),
+            },
+        );
+        let other = tempfile::tempdir().unwrap();
+        w.save(other.path(), st(None)).unwrap();
+        assert_eq!(load(dir.path()).unwrap().child, Some(child));
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::health::CommandRunner;
 use crate::process::aux::{AuxRunner, AuxSet};
+use crate::process::leftover::{ChildRecord, Verdict};
 use crate::process::ops::{ProcessOps, RealOps};
 use crate::process::reaper::Reaper;
 use crate::process::signals;
@@ -24,7 +25,7 @@ use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
 use super::pause::PauseRecord;
-use super::persist::{self, StateWriter};
+use super::persist::{self, PersistedState, StateWriter};
 use super::start_job::{EXTEND_EVERY, StartJob, start_job};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
@@ -38,6 +39,8 @@ const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 const LOG_SETTLE: Duration = Duration::from_millis(250);
 /// How long reading state.json at start may take (a hung mount blocks it for good).
 const STATE_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the members of a group left by an earlier clawvisor get to die after SIGKILL.
+const LEFTOVER_WAIT: Duration = Duration::from_secs(2);
 /// How long the log pipeline gets to write the child's last lines at exit.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -65,6 +68,9 @@ pub struct Runner {
     state_file_error: Option<String>,
     /// A write failed while handling the current command (its reply says so).
     save_failed_now: bool,
+    /// The gateway started last, kept in state.json until clawvisor exits cleanly, so a
+    /// clawvisor killed meanwhile lets the next one end what is left of its group.
+    child_record: Option<ChildRecord>,
     watchers: crate::watch::Watchers,
     /// What scheduled jobs see of the gateway; `epoch` moves at every start, exit and
     /// forwarded SIGUSR2.
@@ -180,6 +186,7 @@ impl Runner {
                 state_writer: StateWriter::start(),
                 state_file_error: None,
                 save_failed_now: false,
+                child_record: None,
                 watchers,
                 view,
                 epoch: 0,
@@ -192,7 +199,12 @@ impl Runner {
     /// Runs until clawvisor should exit; returns its exit code.
     pub async fn run(mut self) -> i32 {
         let persisted_pause = match load_state(&self.cfg.state.dir).await {
-            Ok(p) => p.pause.map(PauseRecord::capped),
+            Ok(p) => {
+                if let Some(rec) = p.child {
+                    self.end_leftover(rec).await;
+                }
+                p.pause.map(PauseRecord::capped)
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 // Never run blindly past a record we cannot read: a person should look.
@@ -437,6 +449,52 @@ impl Runner {
         }
     }
 
+    /// Before the first start: ends what is left of the group of the gateway an earlier
+    /// clawvisor started and never stopped (it was killed), once /proc confirms the record
+    /// names a group of ours. A record that names anything else kills nothing and is said.
+    async fn end_leftover(&mut self, rec: ChildRecord) {
+        let ops = self.ops.clone();
+        let pid = rec.pid;
+        // Only the gateway's own user's processes can be its leftovers.
+        let uid = resolve_credentials(
+            self.cfg.gateway.user.as_deref(),
+            self.cfg.gateway.group.as_deref(),
+        )
+        .ok()
+        .flatten()
+        .map_or_else(nix::unistd::getuid, |c| c.uid)
+        .as_raw();
+        let verdict =
+            tokio::task::spawn_blocking(move || ops.end_leftover(&rec, uid, LEFTOVER_WAIT)).await;
+        match verdict {
+            Ok(Verdict::Ended { pids, survivors }) => {
+                let msg = format!(
+                    "ended {} process(es) left in the group of gateway pid {pid} by an earlier clawvisor that did not stop it",
+                    pids.len()
+                );
+                tracing::warn!(pid, ?pids, ?survivors, "{msg}");
+                self.notice("leftover", msg);
+            }
+            Ok(Verdict::Gone) => {
+                tracing::info!(pid, "nothing is left of the last run's gateway group");
+            }
+            Ok(Verdict::NotOurs(why)) => tracing::warn!(
+                pid,
+                "state.json names pid {pid} as the last gateway, but {why}: nothing killed"
+            ),
+            Err(e) => tracing::warn!(pid, "checking the last run's gateway group failed: {e}"),
+        }
+    }
+
+    /// The state file's contents now: the pause record and the last gateway.
+    fn persisted(&self, pause: Option<PauseRecord>) -> PersistedState {
+        PersistedState {
+            version: 1,
+            pause,
+            child: self.child_record.clone(),
+        }
+    }
+
     async fn spawn(&mut self) -> Event {
         let spec = match ChildSpec::for_gateway(&self.cfg.gateway) {
             Ok(s) => s,
@@ -454,6 +512,11 @@ impl Runner {
                     }
                 });
                 let _ = self.child_pid.send(Some(pid));
+                if let Some(rec) = self.ops.record(pid) {
+                    self.child_record = Some(rec);
+                    let state = self.persisted(self.state.pause.clone());
+                    self.state_writer.post(&self.cfg.state.dir, state);
+                }
                 if !self.watchers.gates_readiness() {
                     // No probe says when it answers: running is as ready as we can know.
                     self.inbox.event(Event::Ready { pid });
@@ -603,7 +666,8 @@ impl Runner {
     }
 
     fn save_state(&mut self, pause: Option<PauseRecord>) {
-        match self.state_writer.save(&self.cfg.state.dir, pause) {
+        let state = self.persisted(pause);
+        match self.state_writer.save(&self.cfg.state.dir, state) {
             Ok(()) => self.state_file_error = None,
             Err(e) => {
                 let e = format!(
@@ -720,13 +784,18 @@ impl Runner {
         }
     }
 
-    async fn finish(self) -> i32 {
+    async fn finish(mut self) -> i32 {
         let code = self.exit_code.unwrap_or(0);
         // The gateway is gone; end whatever is left of its tree, then flush its last lines.
         let pids = self.ops.stragglers();
         let ops = self.ops.clone();
         let _ =
             tokio::task::spawn_blocking(move || ops.end_stragglers(pids, STRAGGLER_GRACE)).await;
+        // Nothing is left to end at the next start: drop the record (keeping the pause).
+        if self.child_record.take().is_some() {
+            let state = self.persisted(self.state.pause.clone());
+            let _ = self.state_writer.save(&self.cfg.state.dir, state);
+        }
         let logs = self.logs.clone();
         let _ = tokio::task::spawn_blocking(move || logs.finish(LOG_FLUSH_TIMEOUT)).await;
         tracing::info!(code, "clawvisor exiting");
