@@ -67,7 +67,6 @@ fn the_demo_run_again_after_a_pause_says_so_and_starts_fresh() {
         &PersistedState {
             version: 1,
             pause: Some(record),
-            ..Default::default()
         },
     )
     .unwrap();

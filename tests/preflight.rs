@@ -124,7 +124,9 @@ fn a_pause_that_cannot_be_saved_says_so() {
     let cv = Clawvisor::start(&["sh", "-c", "sleep 60"], "");
     cv.wait_for("gateway started", 1, T);
     // The gateway's record is written at its start; let that land first.
-    assert!(eventually(T, || cv.path("state/state.json").exists()));
+    assert!(eventually(T, || cv
+        .path("state/gateway-group.json")
+        .exists()));
     // The state dir turns into a file under clawvisor's feet.
     let state = cv.path("state");
     let _ = std::fs::remove_dir_all(&state);

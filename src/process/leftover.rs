@@ -4,8 +4,13 @@
 //! The gateway itself dies with clawvisor (its parent-death signal), but workers in its
 //! process group do not: they are re-parented to init and keep the port, the GPU memory or
 //! the model files busy, and the next gateway fails to start. So every start records who
-//! the gateway is (pid, start time, uid, boot) in state.json, and the next clawvisor ends
-//! what is left of that group before it starts a new gateway.
+//! the gateway is (pid, start time, uid, boot) in `<state dir>/gateway-group.json`, and the
+//! next clawvisor ends what is left of that group before it starts a new gateway.
+//!
+//! That file is not state.json: the record means nothing after a reboot, so it needs no
+//! fsync (the page cache outlives a killed clawvisor, which is all that counts), and a
+//! record written at every start must not wait on a disk busy with the gateway's logs (a
+//! clawvisor killed during that fsync would lose it) nor risk the durable pause record.
 //!
 //! A pid read from a file is only a claim: state.json could be stale (the pid reused by an
 //! unrelated process) or tampered with. Nothing is killed unless /proc confirms it is the
@@ -14,6 +19,8 @@
 //! than the leader. pid 1, clawvisor itself and its ancestors are never touched.
 
 use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +39,76 @@ pub struct ChildRecord {
     pub uid: u32,
     /// The kernel's boot id: pids and start times mean nothing after a reboot.
     pub boot_id: String,
+}
+
+/// The record's file, in the state dir.
+pub const RECORD_FILE: &str = "gateway-group.json";
+/// A record is a few dozen bytes; anything much larger is not one.
+const MAX_RECORD_BYTES: u64 = 4096;
+
+pub fn record_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(RECORD_FILE)
+}
+
+/// Writes the record (a temporary file renamed over it, mode 0600), or removes it for
+/// `None`. No fsync: see the module's comment.
+pub fn save_record(state_dir: &Path, rec: Option<&ChildRecord>) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = record_path(state_dir);
+    let Some(rec) = rec else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(state_dir)?;
+    let tmp = state_dir.join(format!(".{RECORD_FILE}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    // O_EXCL after the removal: never writes through a link planted in its place.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec(rec)?)?;
+    drop(f);
+    std::fs::rename(&tmp, &path)
+}
+
+/// Reads the record; `Ok(None)` when there is none. Not followed through a symlink, and
+/// refused unless it is a small regular file of clawvisor's own user: the pids in it are
+/// about to be signalled (after the /proc checks of [`verified_members`]).
+pub fn load_record(state_dir: &Path) -> Result<Option<ChildRecord>, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let path = record_path(state_dir);
+    let shown = path.display();
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{shown}: {e}")),
+    };
+    let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != me || meta.len() > MAX_RECORD_BYTES {
+        return Err(format!(
+            "{shown} is not a small regular file of uid {me}; ignored"
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_RECORD_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{shown} is not a gateway record ({e}); ignored"))
 }
 
 /// The fields of /proc/PID/stat and /proc/PID/status this module needs.
@@ -259,6 +336,30 @@ mod tests {
         // A record of another user's process, whatever else matches.
         let e = verified_members(&rec(40), 0, &[], &HashSet::new(), "b").unwrap_err();
         assert!(e.contains("runs as uid 0"), "{e}");
+    }
+
+    #[test]
+    fn the_record_file_round_trips_and_refuses_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        assert_eq!(load_record(&state), Ok(None));
+        save_record(&state, Some(&rec(40))).unwrap();
+        assert_eq!(load_record(&state), Ok(Some(rec(40))));
+        save_record(&state, None).unwrap();
+        assert_eq!(load_record(&state), Ok(None));
+        save_record(&state, None).unwrap();
+        // A symlink planted as the record is not followed.
+        let elsewhere = dir.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, serde_json::to_string(&rec(40)).unwrap()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, record_path(&state)).unwrap();
+        assert!(load_record(&state).is_err());
+        std::fs::remove_file(record_path(&state)).unwrap();
+        std::fs::write(record_path(&state), "x".repeat(10_000)).unwrap();
+        assert!(
+            load_record(&state)
+                .unwrap_err()
+                .contains("small regular file")
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::pause::PauseRecord;
-use crate::process::leftover::ChildRecord;
+use crate::process::leftover::{self, ChildRecord};
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -15,11 +15,6 @@ pub const STATE_FILE: &str = "state.json";
 pub struct PersistedState {
     pub version: u32,
     pub pause: Option<PauseRecord>,
-    /// The gateway started last, while clawvisor runs: a clawvisor killed without stopping
-    /// it leaves this, and the next one ends what is left of its group (verified against
-    /// /proc first: see `process::leftover`). Absent after a clean exit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub child: Option<ChildRecord>,
 }
 
 pub fn path_in(dir: &Path) -> PathBuf {
@@ -130,7 +125,6 @@ pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
     let mut body = serde_json::to_vec_pretty(&PersistedState {
         version: 1,
         pause: state.pause.clone(),
-        child: state.child.clone(),
     })?;
     body.push(b'\n');
     f.write_all(&body)?;
@@ -140,9 +134,15 @@ pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// What the writer thread writes: state.json, or the last gateway's record beside it.
+enum Payload {
+    State(PersistedState),
+    Gateway(Option<ChildRecord>),
+}
+
 type WriteRequest = (
     PathBuf,
-    PersistedState,
+    Payload,
     std::sync::mpsc::SyncSender<io::Result<()>>,
 );
 
@@ -161,10 +161,14 @@ impl StateWriter {
         std::thread::Builder::new()
             .name("state-writer".into())
             .spawn(move || {
-                for (dir, state, done) in rx {
+                for (dir, payload, done) in rx {
+                    let result = match &payload {
+                        Payload::State(state) => save(&dir, state),
+                        Payload::Gateway(rec) => leftover::save_record(&dir, rec.as_ref()),
+                    };
                     // Nobody waits for a posted write: its error is logged here.
-                    if let Err(std::sync::mpsc::SendError(Err(e))) = done.send(save(&dir, &state)) {
-                        tracing::warn!("cannot write {}: {e}", path_in(&dir).display());
+                    if let Err(std::sync::mpsc::SendError(Err(e))) = done.send(result) {
+                        tracing::warn!("cannot write the state in {}: {e}", dir.display());
                     }
                 }
             })
@@ -172,10 +176,29 @@ impl StateWriter {
         StateWriter { tx }
     }
 
-    pub fn save(&self, dir: &Path, state: PersistedState) -> io::Result<()> {
+    pub fn save(&self, dir: &Path, pause: Option<PauseRecord>) -> io::Result<()> {
+        let state = PersistedState { version: 1, pause };
+        self.write(dir, Payload::State(state))
+    }
+
+    /// Queues the record of the gateway just started without waiting (an fsync of
+    /// state.json on a disk busy with logs must not hold the brain).
+    pub fn post_gateway(&self, dir: &Path, rec: ChildRecord) {
+        let (done, _) = std::sync::mpsc::sync_channel(1);
+        let _ = self
+            .tx
+            .send((dir.to_path_buf(), Payload::Gateway(Some(rec)), done));
+    }
+
+    /// Removes the gateway's record (at a clean exit), after every earlier write.
+    pub fn clear_gateway(&self, dir: &Path) -> io::Result<()> {
+        self.write(dir, Payload::Gateway(None))
+    }
+
+    fn write(&self, dir: &Path, payload: Payload) -> io::Result<()> {
         let (done, result) = std::sync::mpsc::sync_channel(1);
         self.tx
-            .send((dir.to_path_buf(), state, done))
+            .send((dir.to_path_buf(), payload, done))
             .map_err(|_| io::Error::other("the state writer thread is gone"))?;
         result.recv_timeout(Self::WAIT).unwrap_or_else(|_| {
             Err(io::Error::new(
@@ -186,13 +209,6 @@ impl StateWriter {
                 ),
             ))
         })
-    }
-
-    /// Queues a write without waiting for it (the gateway's record at every start: an
-    /// fsync must not hold the brain); a failure is logged by the writer thread.
-    pub fn post(&self, dir: &Path, state: PersistedState) {
-        let (done, _) = std::sync::mpsc::sync_channel(1);
-        let _ = self.tx.send((dir.to_path_buf(), state, done));
     }
 }
 
@@ -208,7 +224,6 @@ mod tests {
         let since = UNIX_EPOCH + Duration::from_millis(1_790_000_000_123);
         let st = PersistedState {
             version: 1,
-            child: None,
             pause: Some(PauseRecord {
                 reason: "crash loop".into(),
                 since,
@@ -255,34 +270,23 @@ mod tests {
             last_exit: None,
             last_lines: vec![],
         };
-        let st = |pause| PersistedState {
-            version: 1,
-            pause,
-            child: None,
-        };
-        w.save(dir.path(), st(Some(rec("first")))).unwrap();
-        w.save(dir.path(), st(Some(rec("second")))).unwrap();
+        w.save(dir.path(), Some(rec("first"))).unwrap();
+        w.save(dir.path(), Some(rec("second"))).unwrap();
         assert_eq!(load(dir.path()).unwrap().pause.unwrap().reason, "second");
-        w.save(dir.path(), st(None)).unwrap();
+        w.save(dir.path(), None).unwrap();
         assert!(load(dir.path()).unwrap().pause.is_none());
-        assert!(w.save(Path::new("/proc/no/such/dir"), st(None)).is_err());
-        // A posted write lands in order: once a later waited-for write is done, so is it.
-        let child = ChildRecord {
+        assert!(w.save(Path::new("/proc/no/such/dir"), None).is_err());
+        // The gateway's record: posted, then in order with the waited-for writes.
+        let rec = ChildRecord {
             pid: 42,
             start_ticks: 7,
             uid: 0,
             boot_id: "b".into(),
         };
-        w.post(
-            dir.path(),
-            PersistedState {
-                version: 1,
-                pause: None,
-                child: Some(child.clone()),
-            },
-        );
-        let other = tempfile::tempdir().unwrap();
-        w.save(other.path(), st(None)).unwrap();
-        assert_eq!(load(dir.path()).unwrap().child, Some(child));
+        w.post_gateway(dir.path(), rec.clone());
+        w.save(dir.path(), None).unwrap();
+        assert_eq!(leftover::load_record(dir.path()), Ok(Some(rec)));
+        w.clear_gateway(dir.path()).unwrap();
+        assert_eq!(leftover::load_record(dir.path()), Ok(None));
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::health::CommandRunner;
 use crate::process::aux::{AuxRunner, AuxSet};
-use crate::process::leftover::{ChildRecord, Verdict};
+use crate::process::leftover::{self, ChildRecord, Verdict};
 use crate::process::ops::{ProcessOps, RealOps};
 use crate::process::reaper::Reaper;
 use crate::process::signals;
@@ -25,7 +25,7 @@ use super::event::{Action, Event};
 use super::input::{Inbox, Input};
 use super::notice::{Notice, NoticeSender};
 use super::pause::PauseRecord;
-use super::persist::{self, PersistedState, StateWriter};
+use super::persist::{self, StateWriter};
 use super::start_job::{EXTEND_EVERY, StartJob, start_job};
 use super::state::{Now, Phase, Rules, State};
 use super::status::Status;
@@ -68,7 +68,7 @@ pub struct Runner {
     state_file_error: Option<String>,
     /// A write failed while handling the current command (its reply says so).
     save_failed_now: bool,
-    /// The gateway started last, kept in state.json until clawvisor exits cleanly, so a
+    /// The gateway started last, kept in the state dir until clawvisor exits cleanly, so a
     /// clawvisor killed meanwhile lets the next one end what is left of its group.
     child_record: Option<ChildRecord>,
     watchers: crate::watch::Watchers,
@@ -199,12 +199,7 @@ impl Runner {
     /// Runs until clawvisor should exit; returns its exit code.
     pub async fn run(mut self) -> i32 {
         let persisted_pause = match load_state(&self.cfg.state.dir).await {
-            Ok(p) => {
-                if let Some(rec) = p.child {
-                    self.end_leftover(rec).await;
-                }
-                p.pause.map(PauseRecord::capped)
-            }
+            Ok(p) => p.pause.map(PauseRecord::capped),
             Err(e) => {
                 tracing::error!("{e}");
                 // Never run blindly past a record we cannot read: a person should look.
@@ -219,6 +214,7 @@ impl Runner {
                 )
             }
         };
+        self.end_leftover().await;
         self.handle(Event::Boot { persisted_pause }).await;
         // systemd's watchdog (WatchdogSec=): pinged from this loop, so a wedged brain is
         // restarted by systemd. Half the interval, as sd_watchdog_enabled(3) advises.
@@ -452,9 +448,9 @@ impl Runner {
     /// Before the first start: ends what is left of the group of the gateway an earlier
     /// clawvisor started and never stopped (it was killed), once /proc confirms the record
     /// names a group of ours. A record that names anything else kills nothing and is said.
-    async fn end_leftover(&mut self, rec: ChildRecord) {
+    async fn end_leftover(&mut self) {
         let ops = self.ops.clone();
-        let pid = rec.pid;
+        let dir = self.cfg.state.dir.clone();
         // Only the gateway's own user's processes can be its leftovers.
         let uid = resolve_credentials(
             self.cfg.gateway.user.as_deref(),
@@ -464,10 +460,21 @@ impl Runner {
         .flatten()
         .map_or_else(nix::unistd::getuid, |c| c.uid)
         .as_raw();
-        let verdict =
-            tokio::task::spawn_blocking(move || ops.end_leftover(&rec, uid, LEFTOVER_WAIT)).await;
+        let work = tokio::task::spawn_blocking(move || {
+            let rec = leftover::load_record(&dir)?;
+            Ok::<_, String>(rec.map(|r| (r.pid, ops.end_leftover(&r, uid, LEFTOVER_WAIT))))
+        });
+        // Bounded: a hung state dir must not hold the first start for ever.
+        let verdict = match tokio::time::timeout(STATE_LOAD_TIMEOUT, work).await {
+            Ok(Ok(Ok(Some(v)))) => v,
+            Ok(Ok(Ok(None))) => return,
+            Ok(Ok(Err(e))) => return tracing::warn!("{e}"),
+            Ok(Err(e)) => return tracing::warn!("checking the last run's gateway failed: {e}"),
+            Err(_) => return tracing::warn!("checking the last run's gateway timed out"),
+        };
+        let file = leftover::record_path(&self.cfg.state.dir);
         match verdict {
-            Ok(Verdict::Ended { pids, survivors }) => {
+            (pid, Verdict::Ended { pids, survivors }) => {
                 let msg = format!(
                     "ended {} process(es) left in the group of gateway pid {pid} by an earlier clawvisor that did not stop it",
                     pids.len()
@@ -475,23 +482,14 @@ impl Runner {
                 tracing::warn!(pid, ?pids, ?survivors, "{msg}");
                 self.notice("leftover", msg);
             }
-            Ok(Verdict::Gone) => {
+            (pid, Verdict::Gone) => {
                 tracing::info!(pid, "nothing is left of the last run's gateway group");
             }
-            Ok(Verdict::NotOurs(why)) => tracing::warn!(
+            (pid, Verdict::NotOurs(why)) => tracing::warn!(
                 pid,
-                "state.json names pid {pid} as the last gateway, but {why}: nothing killed"
+                "{} names pid {pid} as the last gateway, but {why}: nothing killed",
+                file.display()
             ),
-            Err(e) => tracing::warn!(pid, "checking the last run's gateway group failed: {e}"),
-        }
-    }
-
-    /// The state file's contents now: the pause record and the last gateway.
-    fn persisted(&self, pause: Option<PauseRecord>) -> PersistedState {
-        PersistedState {
-            version: 1,
-            pause,
-            child: self.child_record.clone(),
         }
     }
 
@@ -513,9 +511,8 @@ impl Runner {
                 });
                 let _ = self.child_pid.send(Some(pid));
                 if let Some(rec) = self.ops.record(pid) {
-                    self.child_record = Some(rec);
-                    let state = self.persisted(self.state.pause.clone());
-                    self.state_writer.post(&self.cfg.state.dir, state);
+                    self.child_record = Some(rec.clone());
+                    self.state_writer.post_gateway(&self.cfg.state.dir, rec);
                 }
                 if !self.watchers.gates_readiness() {
                     // No probe says when it answers: running is as ready as we can know.
@@ -666,8 +663,7 @@ impl Runner {
     }
 
     fn save_state(&mut self, pause: Option<PauseRecord>) {
-        let state = self.persisted(pause);
-        match self.state_writer.save(&self.cfg.state.dir, state) {
+        match self.state_writer.save(&self.cfg.state.dir, pause) {
             Ok(()) => self.state_file_error = None,
             Err(e) => {
                 let e = format!(
@@ -793,8 +789,7 @@ impl Runner {
             tokio::task::spawn_blocking(move || ops.end_stragglers(pids, STRAGGLER_GRACE)).await;
         // Nothing is left to end at the next start: drop the record (keeping the pause).
         if self.child_record.take().is_some() {
-            let state = self.persisted(self.state.pause.clone());
-            let _ = self.state_writer.save(&self.cfg.state.dir, state);
+            let _ = self.state_writer.clear_gateway(&self.cfg.state.dir);
         }
         let logs = self.logs.clone();
         let _ = tokio::task::spawn_blocking(move || logs.finish(LOG_FLUSH_TIMEOUT)).await;
