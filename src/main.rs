@@ -168,7 +168,10 @@ fn run(cfg: Config) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("clawvisor: cannot start the async runtime: {e}");
+            eprintln!(
+                "clawvisor: cannot start the async runtime: {}",
+                clawvisor::process::limits::explain(&e)
+            );
             return 1;
         }
     };

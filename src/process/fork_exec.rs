@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use super::limits;
 use super::program;
 use super::spawn::{ChildSpec, Credentials};
 
@@ -89,8 +90,16 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString, StartError> {
 fn os_error(what: &str, e: io::Error) -> StartError {
     StartError {
         pid: None,
-        message: format!("{what}: {e}"),
+        message: format!("{what}: {}", limits::explain(&e)),
     }
+}
+
+/// The uid whose processes count against RLIMIT_NPROC for this child.
+fn nproc_uid(spec: &ChildSpec) -> u32 {
+    spec.credentials
+        .as_ref()
+        .map_or_else(nix::unistd::getuid, |c| c.uid)
+        .as_raw()
 }
 
 /// A pipe whose both ends are close-on-exec: (read, write).
@@ -184,14 +193,14 @@ pub fn start(spec: &ChildSpec) -> Result<Forked, StartError> {
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         let e = io::Error::last_os_error();
-        let hint = if e.raw_os_error() == Some(libc::EAGAIN) {
-            " (the process limit for this user is reached, or memory is short)"
-        } else {
-            ""
-        };
+        // clawvisor's own uid forks: its RLIMIT_NPROC counts here.
+        let uid = nix::unistd::getuid().as_raw();
         return Err(StartError {
             pid: None,
-            message: format!("cannot fork: {e}{hint}"),
+            message: format!(
+                "cannot fork: {e}{}",
+                limits::hint(e.raw_os_error(), Some(uid))
+            ),
         });
     }
     if pid == 0 {
@@ -248,6 +257,14 @@ fn describe(
     let err = nix::errno::Errno::from_raw(errno);
     let user = &spec.user;
     match stage {
+        // Over RLIMIT_NPROC for the gateway's user: since Linux 3.1 setuid succeeds and
+        // execve refuses (EAGAIN); older kernels refused setuid.
+        Some(Stage::Exec | Stage::Uid) if errno == libc::EAGAIN => format!(
+            "cannot start {:?} as user {user}: {}{}",
+            spec.argv[0],
+            err.desc(),
+            limits::hint(Some(errno), Some(nproc_uid(spec)))
+        ),
         Some(Stage::Exec) => program::exec_error(&spec.argv[0], path, user, errno),
         Some(Stage::Cwd) => {
             let dir = spec

@@ -5,6 +5,7 @@ pub mod fork_exec;
 mod hook;
 pub mod kill;
 pub mod leftover;
+pub mod limits;
 pub mod ops;
 pub mod program;
 pub mod reaper;

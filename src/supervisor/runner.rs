@@ -96,8 +96,12 @@ impl Runner {
     /// Sets up the reaper, signal handling, subreaper status and the log pipeline.
     pub fn start(cfg: Config) -> Result<(Runner, Parts), String> {
         crate::process::become_subreaper();
-        let reaper =
-            Reaper::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
+        let reaper = Reaper::start().map_err(|e| {
+            format!(
+                "cannot install the SIGCHLD handler: {}",
+                crate::process::limits::explain(&e)
+            )
+        })?;
         let aux = AuxRunner {
             spawner: Spawner::start(reaper.clone()),
             reaper,
@@ -111,8 +115,12 @@ impl Runner {
         let hooks: Arc<dyn HookRunner> = Arc::new(aux.clone());
         let (runner, mut parts) = Runner::start_full(cfg, ops, Arc::new(aux.clone()), Some(hooks))?;
         parts.aux = Some(aux);
-        signals::start(parts.inbox.clone())
-            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        signals::start(parts.inbox.clone()).map_err(|e| {
+            format!(
+                "cannot install signal handlers: {}",
+                crate::process::limits::explain(&e)
+            )
+        })?;
         Ok((runner, parts))
     }
 
