@@ -262,7 +262,7 @@ fn describe(
         Some(Stage::Exec | Stage::Uid) if errno == libc::EAGAIN => format!(
             "cannot start {:?} as user {user}: {}{}",
             spec.argv[0],
-            err.desc(),
+            io::Error::from_raw_os_error(errno),
             limits::hint(Some(errno), Some(nproc_uid(spec)))
         ),
         Some(Stage::Exec) => program::exec_error(&spec.argv[0], path, user, errno),

@@ -64,9 +64,15 @@ mod tests {
     #[test]
     fn names_the_limit_and_its_value() {
         let h = hint(Some(libc::EMFILE), None);
-        assert!(h.contains("RLIMIT_NOFILE is ") && h.contains("open, "), "{h}");
+        assert!(
+            h.contains("RLIMIT_NOFILE is ") && h.contains("open, "),
+            "{h}"
+        );
         let h = hint(Some(libc::EAGAIN), Some(65534));
-        assert!(h.contains("RLIMIT_NPROC is ") && h.contains("uid 65534"), "{h}");
+        assert!(
+            h.contains("RLIMIT_NPROC is ") && h.contains("uid 65534"),
+            "{h}"
+        );
         assert_eq!(hint(Some(libc::ENOENT), None), "");
         let e = io::Error::from_raw_os_error(libc::EMFILE);
         assert!(explain(&e).starts_with("Too many open files"));
