@@ -10,7 +10,7 @@ use crate::process::program::Runner;
 /// `dir` exists and is writable by clawvisor, or can be created (its nearest existing
 /// ancestor is a writable directory). `me` names clawvisor's user for the message.
 pub fn writable_dir(dir: &Path, me: &str) -> Result<(), String> {
-    let shown = dir.display();
+    let shown = shown_with_link(dir);
     match std::fs::metadata(dir) {
         Ok(m) if !m.is_dir() => return Err(format!("{shown} exists and is not a directory")),
         Ok(_) => {
@@ -44,6 +44,20 @@ pub fn writable_dir(dir: &Path, me: &str) -> Result<(), String> {
         }
     }
     Err(format!("{shown} cannot be created"))
+}
+
+/// The path as a person should read it: a symlink says where it leads, since that is the
+/// directory whose permissions or mount decide (a link into a read-only or foreign place
+/// looks fine from its own name).
+fn shown_with_link(dir: &Path) -> String {
+    let is_link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return dir.display().to_string();
+    }
+    let target = std::fs::canonicalize(dir)
+        .or_else(|_| std::fs::read_link(dir))
+        .map_or_else(|e| format!("? ({e})"), |t| t.display().to_string());
+    format!("{} (a symlink to {target})", dir.display())
 }
 
 /// Write and search permission for clawvisor's effective user (a read-only mount counts).
