@@ -23,7 +23,9 @@ rc=${PIPESTATUS[0]}
 echo
 python3 - "$log" <<'PY'
 import sys
-rows = [l.rstrip('\n').split('|')[1:4] for l in open(sys.argv[1], errors='replace') if l.startswith('FAULT|')]
+# A row may follow libtest's "test NAME ... " on the same line (nothing else was printed).
+rows = [('FAULT|' + l.split('FAULT|', 1)[1]).rstrip('\n').split('|')[1:4]
+        for l in open(sys.argv[1], errors='replace') if 'FAULT|' in l]
 if not rows:
     sys.exit("no fault rows printed")
 w = [max(len(r[i]) for r in rows + [["fault", "expected", "observed"]]) for i in range(3)]

@@ -279,7 +279,7 @@ fn sigkill_mid_compression_leaves_nothing_half_done() {
     );
 }
 
-// ---- a state.json that names someone else's process ----
+// ---- a tampered record that names someone else's process ----
 
 /// A `sleep` in a session of its own, as `uid` (via setpriv when not root's).
 fn session_leader(uid: Option<u32>) -> Child {
@@ -331,7 +331,7 @@ fn boot_id() -> String {
 }
 
 #[test]
-fn a_state_file_naming_pid_1_or_another_users_process_kills_nothing() {
+fn a_tampered_gateway_record_naming_pid_1_or_another_users_process_kills_nothing() {
     let root = unsafe { libc::geteuid() } == 0;
     let me = unsafe { libc::getuid() };
     let mut ours = session_leader(None);
