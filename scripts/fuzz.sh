@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECONDS_EACH:-300}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config control framer quality)
+[ ${#targets[@]} -gt 0 ] || targets=(config control framer quality schedule)
 jobs=${JOBS:-1}
 
 printf '%-10s %12s %10s %8s %s\n' target executions exec/s crashes "kept inputs"
@@ -20,7 +20,7 @@ for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"
   log=$(mktemp)
   cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-    -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -jobs="$jobs" -workers="$jobs" \
+    -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -timeout=5 -jobs="$jobs" -workers="$jobs" \
     >"$log" 2>&1
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
   rate=$(( execs / (secs > 0 ? secs : 1) ))
