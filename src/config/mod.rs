@@ -8,6 +8,7 @@ mod alerts;
 mod control;
 mod derive;
 mod environment;
+mod error;
 mod explain;
 mod gateway;
 mod jobs;
@@ -32,9 +33,10 @@ pub use alerts::{
     WebhookChannelConfig, WebhookFormat,
 };
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
+pub use error::{ConfigError, ConfigErrors};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use jobs::{CatchUp, JobConfig, OnGatewayRestart, Overlap, Requires, cron_parser};
-pub use load::{ConfigError, ConfigErrors, locate};
+pub use load::locate;
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use metrics::MetricsConfig;
 pub use probes::{

@@ -286,7 +286,7 @@ impl LogPipeline {
     pub fn stats(&self) -> serde_json::Value {
         let core = &self.shared.core;
         let mut v = core.stats.to_json();
-        let files: Vec<String> = writer::bases(core.cfg.layout, &core.stem)
+        let files: Vec<String> = naming::bases(core.cfg.layout, &core.stem)
             .iter()
             .map(|b| {
                 core.cfg

@@ -13,11 +13,11 @@ pub mod restart_reason;
 mod state;
 pub mod wall_time;
 
-pub use decide::{RESUME_HINT, decide};
+pub use decide::decide;
 pub use event::{Action, AlertAbout, Command, Event, Reaction};
 pub use exit::{Exit, ExitRecord};
 pub use pause::PauseRecord;
-pub use state::{AfterStop, KILL_GRACE, Now, Phase, Rules, State};
+pub use state::{AfterStop, KILL_GRACE, Now, Phase, RESUME_HINT, Rules, State};
 mod input;
 mod status;
 pub use input::{Inbox, Input};

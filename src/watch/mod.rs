@@ -3,7 +3,9 @@
 
 pub mod disk;
 pub mod gpu;
+pub mod gpu_fake;
 pub mod gpu_nvml;
+mod gpu_open;
 pub mod gpu_reader;
 pub mod gpu_source;
 pub mod gpu_task;

@@ -8,8 +8,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::gpu::GpuTracker;
+use super::gpu_open::open_gpu_source;
 use super::gpu_reader::GpuReader;
-use super::gpu_source::{GpuSource, open_gpu_source};
+use super::gpu_source::GpuSource;
 use super::gpu_task::{self, GpuState};
 use super::samplers;
 use super::shared::Shared;
