@@ -22,6 +22,7 @@ mod state;
 mod stop;
 mod systemd;
 pub mod units;
+mod users;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ pub use state::StateConfig;
 pub use stop::StopConfig;
 pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
+pub use users::{Credentials, resolve_credentials, user_name};
 pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
 /// Where clawvisor looks for its config when `--config` is not given.

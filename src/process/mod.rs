@@ -1,6 +1,7 @@
 //! Process operations: spawn, signals, the reaper, the tree under the gateway.
 
 pub mod aux;
+pub mod child_spec;
 pub mod fork_exec;
 mod hook;
 pub mod kill;

@@ -11,12 +11,13 @@ use crate::config::Config;
 use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
 use std::sync::Arc;
 
+use crate::config::resolve_credentials;
 use crate::health::CommandRunner;
 use crate::process::aux::{AuxRunner, AuxSet};
 use crate::process::ops::{ProcessOps, RealOps};
 use crate::process::reaper::Reaper;
 use crate::process::signals;
-use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
+use crate::process::spawn::{ChildSpec, Spawner};
 
 use super::alerting::{self, GATEWAY};
 use super::decide::decide;
