@@ -17,9 +17,11 @@ mod logs;
 mod metrics;
 mod paths;
 mod probes;
+mod reaction;
 mod restart;
 mod state;
 mod stop;
+mod stream;
 mod systemd;
 pub mod units;
 mod users;
@@ -44,9 +46,11 @@ pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
     ProbesConfig, QualityConfig,
 };
+pub use reaction::Reaction;
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
+pub use stream::Stream;
 pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
 pub use users::{Credentials, resolve_credentials, user_name};
@@ -86,8 +90,8 @@ impl Config {
         load::load_file(path)
     }
 
-    /// As [`Config::load`], plus warnings about this machine (a missing tests or token
-    /// file), each with its place.
+    /// As [`Config::load`], plus warnings about this machine (an alert channel's missing
+    /// token or password file), each with its place.
     pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
         load::load_file_with_warnings(path)
     }

@@ -7,6 +7,9 @@
 //! or socket directory clawvisor cannot create or write.
 
 mod dirs;
+mod warnings;
+
+pub use warnings::warnings;
 
 use std::path::Path;
 
