@@ -5,7 +5,7 @@ use clap::Parser;
 use clawvisor::cli::{Cli, Cmd, LogFormat};
 use clawvisor::config::{Config, ConfigError, ConfigErrors, DEFAULT_CONFIG_PATH};
 use clawvisor::control::{ControlContext, ControlServer};
-use clawvisor::supervisor::Runner;
+use clawvisor::runtime::Runner;
 use clawvisor::supervisor::persist::{self, PersistedState};
 
 /// The commented example config, printed by `clawvisor init`.

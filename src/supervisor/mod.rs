@@ -1,14 +1,13 @@
-//! The brain: a pure decision core (`decide`) and the shell that executes its actions.
+//! The brain: a pure decision core (`decide`), its state, events and actions, and what it
+//! reports (status, notices, the persisted pause). `runtime` is the shell that executes it.
 
-mod alerting;
 mod backoff;
 mod decide;
 mod event;
 mod exit;
-pub mod hint;
 mod pause;
 pub mod persist;
-mod reload_scope;
+pub mod reload_scope;
 pub mod restart_reason;
 mod state;
 pub mod wall_time;
@@ -26,9 +25,7 @@ mod view;
 pub use view::GatewayView;
 mod notice;
 pub use notice::{Notice, NoticeSender};
-mod runner;
-mod start_job;
-pub use runner::{Parts, Runner};
+pub mod start_job;
 #[cfg(test)]
 mod decide_props;
 #[cfg(test)]

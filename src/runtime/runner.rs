@@ -20,16 +20,16 @@ use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner};
 
 use super::alerting::{self, GATEWAY};
-use super::decide::decide;
-use super::event::{Action, Event};
-use super::input::{Inbox, Input};
-use super::notice::{Notice, NoticeSender};
-use super::pause::PauseRecord;
-use super::persist::{self, StateWriter};
-use super::start_job::{EXTEND_EVERY, StartJob, start_job};
-use super::state::{Now, Phase, Rules, State};
-use super::status::Status;
-use super::view::GatewayView;
+use crate::supervisor::decide;
+use crate::supervisor::{Action, Event};
+use crate::supervisor::{Inbox, Input};
+use crate::supervisor::{Notice, NoticeSender};
+use crate::supervisor::PauseRecord;
+use crate::supervisor::persist::{self, StateWriter};
+use crate::supervisor::start_job::{EXTEND_EVERY, StartJob, start_job};
+use crate::supervisor::{Now, Phase, Rules, State};
+use crate::supervisor::Status;
+use crate::supervisor::GatewayView;
 
 /// Lines of output kept in a pause record.
 const PAUSE_LINES: usize = 50;
@@ -638,7 +638,7 @@ impl Runner {
                     "config",
                     "the config reloads again",
                 ));
-                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
+                let later = crate::supervisor::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
@@ -701,7 +701,7 @@ impl Runner {
             ready: matches!(s.phase, Phase::Running { ready: true, .. }),
             restarts: s.restarts,
             restarts_by_reason: {
-                let mut m = super::restart_reason::zeroed();
+                let mut m = crate::supervisor::restart_reason::zeroed();
                 for (k, v) in &s.restarts_by_reason {
                     m.insert(k.to_string(), *v);
                 }
