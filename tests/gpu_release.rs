@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use clawvisor::config::{Config, Dur};
 use clawvisor::health::StdRunner;
+use clawvisor::runtime::Watchers;
 use clawvisor::supervisor::{Event, Inbox, Input, Reaction};
-use clawvisor::watch::Watchers;
 use clawvisor::watch::gpu_fake::FakeGpuSource;
 
 fn write_gpu(path: &Path, procs: &[(i32, u64)]) {

@@ -2,6 +2,7 @@
 
 pub mod aux;
 pub mod child_spec;
+pub mod command_runner;
 pub mod fork_exec;
 mod hook;
 pub mod kill;

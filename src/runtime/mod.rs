@@ -4,5 +4,7 @@
 mod alerting;
 pub mod hint;
 mod runner;
+mod watchers;
 
 pub use runner::{Parts, Runner};
+pub use watchers::Watchers;

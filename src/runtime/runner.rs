@@ -20,16 +20,16 @@ use crate::process::signals;
 use crate::process::spawn::{ChildSpec, Spawner};
 
 use super::alerting::{self, GATEWAY};
+use crate::supervisor::GatewayView;
+use crate::supervisor::PauseRecord;
+use crate::supervisor::Status;
 use crate::supervisor::decide;
+use crate::supervisor::persist::{self, StateWriter};
+use crate::supervisor::start_job::{EXTEND_EVERY, StartJob, start_job};
 use crate::supervisor::{Action, Event};
 use crate::supervisor::{Inbox, Input};
 use crate::supervisor::{Notice, NoticeSender};
-use crate::supervisor::PauseRecord;
-use crate::supervisor::persist::{self, StateWriter};
-use crate::supervisor::start_job::{EXTEND_EVERY, StartJob, start_job};
 use crate::supervisor::{Now, Phase, Rules, State};
-use crate::supervisor::Status;
-use crate::supervisor::GatewayView;
 
 /// Lines of output kept in a pause record.
 const PAUSE_LINES: usize = 50;
@@ -66,7 +66,7 @@ pub struct Runner {
     state_file_error: Option<String>,
     /// A write failed while handling the current command (its reply says so).
     save_failed_now: bool,
-    watchers: crate::watch::Watchers,
+    watchers: super::watchers::Watchers,
     /// What scheduled jobs see of the gateway; `epoch` moves at every start, exit and
     /// forwarded SIGUSR2.
     view: watch::Sender<GatewayView>,
@@ -153,7 +153,7 @@ impl Runner {
         state.resume_hint =
             super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
-            crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
+            super::watchers::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let (view, gateway) = watch::channel(GatewayView::default());
         let parts = Parts {
             inbox: inbox.clone(),

@@ -25,8 +25,8 @@ mod view;
 pub use view::GatewayView;
 mod notice;
 pub use notice::{Notice, NoticeSender};
-pub mod start_job;
 #[cfg(test)]
 mod decide_props;
 #[cfg(test)]
 mod decide_tests;
+pub mod start_job;

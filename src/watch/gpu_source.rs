@@ -116,7 +116,7 @@ pub struct GpuRead {
 }
 
 /// A source of GPU readings. Reading may block, even for ever (NVML calls the driver): it
-/// only ever runs on the NVML thread ([`super::gpu_reader`]).
+/// only ever runs on the NVML thread (`gpu_reader`).
 pub trait GpuSource: Send {
     fn read(&mut self) -> Result<GpuRead, GpuError>;
 }
