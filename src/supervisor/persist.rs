@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::pause::PauseRecord;
-use crate::process::leftover::{self, ChildRecord};
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -134,10 +133,14 @@ pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// What the writer thread writes: state.json, or the last gateway's record beside it.
+/// A write of some other small file of the state dir (the last gateway's record), done
+/// by the writer thread in order with state.json's.
+pub type Job = Box<dyn FnOnce() -> io::Result<()> + Send>;
+
+/// What the writer thread writes: state.json, or another file beside it.
 enum Payload {
     State(PersistedState),
-    Gateway(Option<ChildRecord>),
+    Job(Job),
 }
 
 type WriteRequest = (
@@ -162,9 +165,9 @@ impl StateWriter {
             .name("state-writer".into())
             .spawn(move || {
                 for (dir, payload, done) in rx {
-                    let result = match &payload {
-                        Payload::State(state) => save(&dir, state),
-                        Payload::Gateway(rec) => leftover::save_record(&dir, rec.as_ref()),
+                    let result = match payload {
+                        Payload::State(state) => save(&dir, &state),
+                        Payload::Job(job) => job(),
                     };
                     // Nobody waits for a posted write: its error is logged here.
                     if let Err(std::sync::mpsc::SendError(Err(e))) = done.send(result) {
@@ -181,18 +184,17 @@ impl StateWriter {
         self.write(dir, Payload::State(state))
     }
 
-    /// Queues the record of the gateway just started without waiting (an fsync of
-    /// state.json on a disk busy with logs must not hold the brain).
-    pub fn post_gateway(&self, dir: &Path, rec: ChildRecord) {
+    /// Queues `job` (a write in `dir`) without waiting for it: the gateway's record at
+    /// every start, which must not wait behind an fsync of state.json on a disk busy with
+    /// logs. A failure is logged by the writer thread.
+    pub fn post(&self, dir: &Path, job: Job) {
         let (done, _) = std::sync::mpsc::sync_channel(1);
-        let _ = self
-            .tx
-            .send((dir.to_path_buf(), Payload::Gateway(Some(rec)), done));
+        let _ = self.tx.send((dir.to_path_buf(), Payload::Job(job), done));
     }
 
-    /// Removes the gateway's record (at a clean exit), after every earlier write.
-    pub fn clear_gateway(&self, dir: &Path) -> io::Result<()> {
-        self.write(dir, Payload::Gateway(None))
+    /// Runs `job` after every earlier write and waits for it (as [`StateWriter::save`]).
+    pub fn run(&self, dir: &Path, job: Job) -> io::Result<()> {
+        self.write(dir, Payload::Job(job))
     }
 
     fn write(&self, dir: &Path, payload: Payload) -> io::Result<()> {
@@ -276,17 +278,15 @@ mod tests {
         w.save(dir.path(), None).unwrap();
         assert!(load(dir.path()).unwrap().pause.is_none());
         assert!(w.save(Path::new("/proc/no/such/dir"), None).is_err());
-        // The gateway's record: posted, then in order with the waited-for writes.
-        let rec = ChildRecord {
-            pid: 42,
-            start_ticks: 7,
-            uid: 0,
-            boot_id: "b".into(),
-        };
-        w.post_gateway(dir.path(), rec.clone());
+        // Other files' writes: posted, then in order with the waited-for writes.
+        let other = dir.path().join("other");
+        let o = other.clone();
+        w.post(dir.path(), Box::new(move || fs::write(&o, "posted")));
         w.save(dir.path(), None).unwrap();
-        assert_eq!(leftover::load_record(dir.path()), Ok(Some(rec)));
-        w.clear_gateway(dir.path()).unwrap();
-        assert_eq!(leftover::load_record(dir.path()), Ok(None));
+        assert_eq!(fs::read_to_string(&other).unwrap(), "posted");
+        let o = other.clone();
+        w.run(dir.path(), Box::new(move || fs::remove_file(&o)))
+            .unwrap();
+        assert!(!other.exists());
     }
 }

@@ -11,25 +11,26 @@ use crate::config::Config;
 use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
 use std::sync::Arc;
 
+use crate::config::resolve_credentials;
 use crate::health::CommandRunner;
 use crate::process::aux::{AuxRunner, AuxSet};
 use crate::process::leftover::{self, ChildRecord, Verdict};
 use crate::process::ops::{ProcessOps, RealOps};
 use crate::process::reaper::Reaper;
 use crate::process::signals;
-use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
+use crate::process::spawn::{ChildSpec, Spawner};
 
 use super::alerting::{self, GATEWAY};
-use super::decide::decide;
-use super::event::{Action, Event};
-use super::input::{Inbox, Input};
-use super::notice::{Notice, NoticeSender};
-use super::pause::PauseRecord;
-use super::persist::{self, StateWriter};
-use super::start_job::{EXTEND_EVERY, StartJob, start_job};
-use super::state::{Now, Phase, Rules, State};
-use super::status::Status;
-use super::view::GatewayView;
+use crate::supervisor::GatewayView;
+use crate::supervisor::PauseRecord;
+use crate::supervisor::Status;
+use crate::supervisor::decide;
+use crate::supervisor::persist::{self, StateWriter};
+use crate::supervisor::start_job::{EXTEND_EVERY, StartJob, start_job};
+use crate::supervisor::{Action, Event};
+use crate::supervisor::{Inbox, Input};
+use crate::supervisor::{Notice, NoticeSender};
+use crate::supervisor::{Now, Phase, Rules, State};
 
 /// Lines of output kept in a pause record.
 const PAUSE_LINES: usize = 50;
@@ -71,7 +72,7 @@ pub struct Runner {
     /// The gateway started last, kept in the state dir until clawvisor exits cleanly, so a
     /// clawvisor killed meanwhile lets the next one end what is left of its group.
     child_record: Option<ChildRecord>,
-    watchers: crate::watch::Watchers,
+    watchers: super::watchers::Watchers,
     /// What scheduled jobs see of the gateway; `epoch` moves at every start, exit and
     /// forwarded SIGUSR2.
     view: watch::Sender<GatewayView>,
@@ -166,7 +167,7 @@ impl Runner {
         state.resume_hint =
             super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
-            crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
+            super::watchers::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let (view, gateway) = watch::channel(GatewayView::default());
         let parts = Parts {
             inbox: inbox.clone(),
@@ -520,7 +521,11 @@ impl Runner {
                 let _ = self.child_pid.send(Some(pid));
                 if let Some(rec) = self.ops.record(pid) {
                     self.child_record = Some(rec.clone());
-                    self.state_writer.post_gateway(&self.cfg.state.dir, rec);
+                    let dir = self.cfg.state.dir.clone();
+                    self.state_writer.post(
+                        &self.cfg.state.dir,
+                        Box::new(move || leftover::save_record(&dir, Some(&rec))),
+                    );
                 }
                 if !self.watchers.gates_readiness() {
                     // No probe says when it answers: running is as ready as we can know.
@@ -705,7 +710,7 @@ impl Runner {
                     "config",
                     "the config reloads again",
                 ));
-                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
+                let later = crate::supervisor::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
@@ -768,7 +773,7 @@ impl Runner {
             ready: matches!(s.phase, Phase::Running { ready: true, .. }),
             restarts: s.restarts,
             restarts_by_reason: {
-                let mut m = super::restart_reason::zeroed();
+                let mut m = crate::supervisor::restart_reason::zeroed();
                 for (k, v) in &s.restarts_by_reason {
                     m.insert(k.to_string(), *v);
                 }
@@ -797,7 +802,11 @@ impl Runner {
             tokio::task::spawn_blocking(move || ops.end_stragglers(pids, STRAGGLER_GRACE)).await;
         // Nothing is left to end at the next start: drop the record (keeping the pause).
         if self.child_record.take().is_some() {
-            let _ = self.state_writer.clear_gateway(&self.cfg.state.dir);
+            let dir = self.cfg.state.dir.clone();
+            let _ = self.state_writer.run(
+                &dir.clone(),
+                Box::new(move || leftover::save_record(&dir, None)),
+            );
         }
         let logs = self.logs.clone();
         let _ = tokio::task::spawn_blocking(move || logs.finish(LOG_FLUSH_TIMEOUT)).await;
