@@ -24,7 +24,8 @@
 //! - `--log-rate N` / `--log-lines N` / `--log-stderr-rate N`: N log lines per second
 //! - `--print TEXT`, `--print-err TEXT` (repeatable), `--print-after DUR`
 //! - `--hang-after DUR`: then accept connections but never answer
-//! - `--slow-completion DUR`, `--wrong-answers` ("3"), `--answer TEXT`, `--token TOKEN`
+//! - `--slow-completion DUR`, `--wrong-answers` ("3"), `--answer TEXT`, `--token TOKEN`,
+//!   `--token-file PATH`
 //! - `--pid-file PATH`, `--env-dump PATH`, `--close-stdout-after DUR`
 //! - `--json-style compact|spaced|reordered|wrong-value`: how the health endpoints write JSON
 
@@ -116,6 +117,10 @@ struct Args {
     /// Require this bearer token on chat completions (else 401).
     #[arg(long)]
     token: Option<String>,
+    /// Require the bearer token in this file (surrounding whitespace ignored), so the token is
+    /// in neither this process's argv nor its environment.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<String>,
     /// Write the pid to this file.
     #[arg(long)]
     pid_file: Option<String>,
@@ -237,7 +242,11 @@ struct State {
 }
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(p) = args.token_file.take() {
+        let t = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("--token-file {p}: {e}"));
+        args.token = Some(t.trim().to_string());
+    }
     if args.grandchild {
         if args.grandchild_setsid {
             unsafe { libc::setsid() };

@@ -85,6 +85,8 @@ pub struct Scheduler {
     logs_dir: PathBuf,
     deps: Deps,
     gateway_url: String,
+    /// clawvisor's secret variables, kept out of the jobs' environment.
+    hidden_env: Arc<Vec<String>>,
     http: reqwest::Client,
     done_tx: mpsc::UnboundedSender<(usize, Ended)>,
     done_rx: mpsc::UnboundedReceiver<(usize, Ended)>,
@@ -123,6 +125,7 @@ impl Scheduler {
             logs_dir,
             deps,
             gateway_url: gateway_url(),
+            hidden_env: Arc::new(cfg.secret_env_vars()),
             http,
             done_tx,
             done_rx,
@@ -405,6 +408,7 @@ impl Scheduler {
             checkpoint: attempt::checkpoint_dir(&self.dir, &j.cfg.name, &run.run_id),
             run: run.clone(),
             gateway_url: self.gateway_url.clone(),
+            hidden_env: self.hidden_env.clone(),
             logs: j.logs.clone(),
             aux,
         };
