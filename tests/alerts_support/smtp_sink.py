@@ -38,7 +38,7 @@ class Sink:
             # Set only after STARTTLS; an implicit-TLS session is TLS by its port.
             "starttls": session.ssl is not None,
             # The login that authenticated (None without --auth).
-            "auth_login": getattr(session, "login_data", None),
+            "auth_login": session.auth_data if session.authenticated else None,
         }
         tmp = os.path.join(args.out, f"{n:04d}.tmp")
         with open(tmp, "w") as f:
@@ -68,9 +68,8 @@ if args.auth:
             auth_data.login.decode() == want_login
             and auth_data.password.decode() == want_password
         )
-        if ok:
-            session.login_data = want_login
-        return AuthResult(success=ok, handled=False)
+        # aiosmtpd keeps auth_data as session.auth_data on success.
+        return AuthResult(success=ok, handled=False, auth_data=want_login if ok else None)
 
     # Only a plain sink may take AUTH without TLS (a local relay); the others need TLS first.
     kw.update(
