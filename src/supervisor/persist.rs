@@ -33,16 +33,15 @@ pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Blocking: call it off the async runtime, with a timeout (a hung mount blocks `open`).
 pub fn load(dir: &Path) -> io::Result<PersistedState> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = path_in(dir);
     // O_NONBLOCK: opening a FIFO must not wait for a writer; the check below rejects it.
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
-    {
+    // O_NOFOLLOW: a link planted here is refused (and, like any unusable file, read as
+    // "paused" by the caller), never followed to a file someone else chose.
+    let file = match crate::nofollow::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PersistedState::default()),
+        // Already says which path (a refused link).
+        Err(e) if e.to_string().contains(&*path.to_string_lossy()) => return Err(e),
         Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     };
     let meta = file.metadata()?;
@@ -107,18 +106,14 @@ fn set_aside(path: &Path) -> String {
 /// Writes state.json atomically: a temporary file, fsync, rename, fsync of the directory.
 /// The file is 0600 and a directory it creates 0750: it holds the gateway's last lines.
 pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o750)
         .create(dir)?;
     let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    // Not through a link planted at the temporary name (root would truncate its target).
+    let mut f = crate::nofollow::open_truncate(&tmp, 0o600)?;
     // A leftover temporary file keeps its old mode through open(); set it.
     f.set_permissions(fs::Permissions::from_mode(0o600))?;
     let mut body = serde_json::to_vec_pretty(&PersistedState {
