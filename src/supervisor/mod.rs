@@ -8,6 +8,7 @@ mod exit;
 pub mod hint;
 mod pause;
 pub mod persist;
+mod state_trust;
 mod reload_scope;
 pub mod restart_reason;
 mod state;

@@ -10,6 +10,9 @@ use super::pause::PauseRecord;
 
 pub const STATE_FILE: &str = "state.json";
 
+/// Unknown fields are tolerated (no `deny_unknown_fields`): a newer version may add some,
+/// and an older one must still load the pause. Nothing here names a process or a command:
+/// this file can keep the gateway down, never make clawvisor run or signal anything.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PersistedState {
     pub version: u32,
@@ -52,6 +55,19 @@ pub fn load(dir: &Path) -> io::Result<PersistedState> {
                 "{} is not a regular file ({}); move it away",
                 path.display(),
                 file_kind(&meta)
+            ),
+        ));
+    }
+    // Before its content: a file others could write is not clawvisor's record. Not set
+    // aside (it is not corrupt, and moving it would hide it from the person who must look).
+    if let Some(why) = super::state_trust::distrust(&meta, nix::unistd::geteuid().as_raw()) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} {why}: clawvisor does not trust a state file others could have written; \
+                 check its content, then `chown` it to clawvisor's user and `chmod 600` it (or \
+                 remove it)",
+                path.display()
             ),
         ));
     }
