@@ -63,7 +63,11 @@ fn a_link_at_the_live_log_is_refused_and_its_target_untouched() {
     symlink(&target, &live).unwrap();
     let cv = start_on(
         dir,
-        &["sh", "-c", "echo planted-line; echo err-line >&2; exec sleep 60"],
+        &[
+            "sh",
+            "-c",
+            "echo planted-line; echo err-line >&2; exec sleep 60",
+        ],
         "",
     );
     let v = cv.wait_for("is a symbolic link", 1, T);
@@ -73,8 +77,10 @@ fn a_link_at_the_live_log_is_refused_and_its_target_untouched() {
     );
     // stderr goes on being captured in its own (regular) file.
     assert!(
-        eventually(T, || std::fs::read_to_string(cv.path("logs/gateway.err.log"))
-            .is_ok_and(|t| t.contains("err-line"))),
+        eventually(T, || std::fs::read_to_string(
+            cv.path("logs/gateway.err.log")
+        )
+        .is_ok_and(|t| t.contains("err-line"))),
         "stderr was not captured"
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -116,7 +122,11 @@ fn links_under_rotated_and_compressed_names_are_neither_read_nor_written() {
 
     let cv = start_on(
         dir,
-        &["sh", "-c", "echo new-out-line; echo new-err-line >&2; exec sleep 60"],
+        &[
+            "sh",
+            "-c",
+            "echo new-out-line; echo new-err-line >&2; exec sleep 60",
+        ],
         "",
     );
     wait_for_socket(&cv);
@@ -128,8 +138,10 @@ fn links_under_rotated_and_compressed_names_are_neither_read_nor_written() {
     );
     // A rotation now, so the archiver runs over everything again.
     assert!(
-        eventually(T, || std::fs::read_to_string(cv.path("logs/gateway.err.log"))
-            .is_ok_and(|t| t.contains("new-err-line"))),
+        eventually(T, || std::fs::read_to_string(
+            cv.path("logs/gateway.err.log")
+        )
+        .is_ok_and(|t| t.contains("new-err-line"))),
         "nothing captured"
     );
     let (code, out, err) = ctl(&cv, &["rotate"]);
@@ -141,9 +153,10 @@ fn links_under_rotated_and_compressed_names_are_neither_read_nor_written() {
         "the old stderr log was never compressed"
     );
     assert!(
-        eventually(T, || control_support::status(&cv)["parts"]["logs"]
-            ["compress_backlog"]
-            == 0),
+        eventually(
+            T,
+            || control_support::status(&cv)["parts"]["logs"]["compress_backlog"] == 0
+        ),
         "compression never finished"
     );
     assert_eq!(
@@ -205,7 +218,11 @@ fn a_link_at_state_json_is_not_followed_and_nothing_runs() {
     let marker = elsewhere.path().join("gateway-ran");
     let cv = start_on(
         dir,
-        &["sh", "-c", &format!("touch {}; exec sleep 60", marker.display())],
+        &[
+            "sh",
+            "-c",
+            &format!("touch {}; exec sleep 60", marker.display()),
+        ],
         "",
     );
     wait_for_socket(&cv);
@@ -216,7 +233,10 @@ fn a_link_at_state_json_is_not_followed_and_nothing_runs() {
         "{reason}"
     );
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!marker.exists(), "the gateway ran past an unreadable state file");
+    assert!(
+        !marker.exists(),
+        "the gateway ran past an unreadable state file"
+    );
     assert!(cv.gateway_pids().is_empty());
     assert_eq!(
         std::fs::read_to_string(&target).unwrap(),

@@ -162,13 +162,7 @@ listen = "127.0.0.1:{metrics_port}"
     );
     let gw_token_arg = gw_token_file.display().to_string();
     let cv = Clawvisor::start_with_env(
-        &[
-            FAKE_GATEWAY,
-            "--port",
-            &port,
-            "--token-file",
-            &gw_token_arg,
-        ],
+        &[FAKE_GATEWAY, "--port", &port, "--token-file", &gw_token_arg],
         &config,
         &[(GW_VAR, GW_TOKEN), (MAIL_VAR, MAIL_PASSWORD)],
     );
@@ -208,7 +202,12 @@ listen = "127.0.0.1:{metrics_port}"
     );
     assert!(eventually(T, || sink.mails().len() >= 1), "no test mail");
     // The sink refuses a wrong password, so a recorded login means the password was sent.
-    assert_eq!(sink.mails()[0]["auth_login"], "alerts", "{:?}", sink.mails());
+    assert_eq!(
+        sink.mails()[0]["auth_login"],
+        "alerts",
+        "{:?}",
+        sink.mails()
+    );
 
     // A real crash: the gateway killed; the crash alert goes out during the 4s backoff.
     unsafe { libc::kill(first_pid as i32, libc::SIGKILL) };
@@ -346,7 +345,10 @@ failure_threshold = 1
         s["parts"]["probes.completion"]["state"] == "ok"
     });
     let env = environ(st["pid"].as_i64().unwrap());
-    assert!(env.contains(&format!("{GW_VAR}=for-the-gateway\n")), "{env}");
+    assert!(
+        env.contains(&format!("{GW_VAR}=for-the-gateway\n")),
+        "{env}"
+    );
     assert!(!env.contains(GW_TOKEN), "{env}");
 }
 

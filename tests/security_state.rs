@@ -158,7 +158,11 @@ fn fields_naming_a_process_or_a_command_are_ignored_and_escapes_are_defused() {
     // Unknown fields are tolerated: the pause record itself is honoured.
     let reason = paused_reason(&cv);
     assert!(reason.contains("FAKE: all good"), "{}", &reason[..200]);
-    assert!(reason.len() < 4096 + 200, "not capped: {} bytes", reason.len());
+    assert!(
+        reason.len() < 4096 + 200,
+        "not capped: {} bytes",
+        reason.len()
+    );
     assert_nothing_ran(&cv, &marker);
     assert!(!planted.exists(), "a command from state.json ran");
     assert!(alive(pid as i32), "a pid from state.json was signalled");

@@ -15,8 +15,16 @@ impl Config {
             .completion
             .as_ref()
             .and_then(|c| c.token_env.clone());
-        let webhooks = self.alerts.webhook.iter().filter_map(|w| w.token_env.clone());
-        let smtp = self.alerts.smtp.iter().filter_map(|m| m.password_env.clone());
+        let webhooks = self
+            .alerts
+            .webhook
+            .iter()
+            .filter_map(|w| w.token_env.clone());
+        let smtp = self
+            .alerts
+            .smtp
+            .iter()
+            .filter_map(|m| m.password_env.clone());
         let mut v: Vec<String> = completion.into_iter().chain(webhooks).chain(smtp).collect();
         v.sort();
         v.dedup();

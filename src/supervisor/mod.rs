@@ -8,10 +8,10 @@ mod exit;
 pub mod hint;
 mod pause;
 pub mod persist;
-mod state_trust;
 mod reload_scope;
 pub mod restart_reason;
 mod state;
+mod state_trust;
 pub mod wall_time;
 
 pub use decide::{RESUME_HINT, decide};

@@ -39,7 +39,11 @@ mod tests {
         assert_eq!(distrust(&m, me), None);
         // Seen by another (non-root) user, a file of ours is someone else's.
         if m.uid() != 0 {
-            assert!(distrust(&m, m.uid() + 1).unwrap().contains("belongs to uid"));
+            assert!(
+                distrust(&m, m.uid() + 1)
+                    .unwrap()
+                    .contains("belongs to uid")
+            );
         }
         for mode in [0o620, 0o602, 0o666] {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
