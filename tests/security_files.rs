@@ -7,7 +7,7 @@
 mod common;
 mod control_support;
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::time::Duration;
 
@@ -241,5 +241,156 @@ fn a_link_at_state_json_is_not_followed_and_nothing_runs() {
     assert_eq!(
         std::fs::read_to_string(&target).unwrap(),
         "{\"version\": 1, \"pause\": null}\n"
+    );
+}
+
+// ---- The control socket's directory ----------------------------------------------------
+
+/// clawvisor with its control socket at `socket` (and `control` extra keys), everything else
+/// in `dir`.
+fn start_with_socket(dir: tempfile::TempDir, socket: &Path, control: &str) -> Clawvisor {
+    let d = dir.path().display().to_string();
+    let body = format!(
+        "[gateway]\ncommand = [\"sleep\", \"60\"]\n[state]\ndir = \"{d}/state\"\n[logs]\ndir = \"{d}/logs\"\n[control]\nsocket = \"{}\"\n{control}\n",
+        socket.display()
+    );
+    Clawvisor::start_in(dir, &body, &[])
+}
+
+/// Asserts clawvisor stopped at start-up with an error naming `path` and saying `why`,
+/// having started nothing and bound no socket.
+fn assert_refused(mut cv: Clawvisor, socket: &Path, path: &Path, why: &str) {
+    let st = cv.wait_exit(T);
+    assert_ne!(st.code(), Some(0));
+    let needle = format!("directory {} {why}", path.display());
+    assert!(!cv.find(&needle).is_empty(), "no {needle:?} in {:?}", cv.events());
+    assert!(cv.gateway_pids().is_empty(), "nothing may be spawned");
+    assert!(
+        std::fs::symlink_metadata(socket).is_err(),
+        "a socket was made"
+    );
+}
+
+fn need_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI runs as root; this test needs it to chown to another user"
+    );
+    eprintln!("SKIPPED: needs root to give a directory to another user");
+    false
+}
+
+const NOBODY: u32 = 65534;
+
+#[test]
+fn a_socket_dir_owned_by_another_user_is_refused() {
+    if !need_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::os::unix::fs::chown(&run, Some(NOBODY), Some(NOBODY)).unwrap();
+    let socket = run.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "");
+    assert_refused(
+        cv,
+        &socket,
+        &run,
+        "belongs to uid 65534, not to clawvisor's user (uid 0) or root",
+    );
+}
+
+#[test]
+fn a_parent_owned_by_another_user_is_refused() {
+    // nobody could rename `sub` (theirs to change) and put another directory in its place.
+    if !need_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = dir.path().join("theirs");
+    let sub = theirs.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let socket = sub.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "");
+    assert_refused(cv, &socket, &theirs, "belongs to uid 65534");
+}
+
+#[test]
+fn a_writable_socket_dir_is_refused_unless_sticky() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let socket = run.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "");
+    assert_refused(
+        cv,
+        &socket,
+        &run,
+        "is writable by its group or by others without the sticky bit (mode 0777)",
+    );
+    // Sticky, as /tmp is: others cannot rename or remove what is ours. Accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let socket = run.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "");
+    wait_for_socket_at(&cv, &socket);
+}
+
+#[test]
+fn a_socket_dir_that_is_a_symlink_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = dir.path().join("run");
+    symlink(&real, &link).unwrap();
+    let socket = link.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "");
+    assert_refused(cv, &socket, &link, "is a symbolic link");
+    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0, "nothing in the target");
+}
+
+#[test]
+fn a_missing_socket_dir_is_made_private_and_group_dirs_0750() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run/clawvisor");
+    let socket = run.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "");
+    wait_for_socket_at(&cv, &socket);
+    let m = std::fs::symlink_metadata(&run).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o700);
+    assert_eq!(m.uid(), nix::unistd::geteuid().as_raw());
+    drop(cv);
+    if !need_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run/clawvisor");
+    let socket = run.join("clawvisor.sock");
+    let cv = start_with_socket(dir, &socket, "group = \"nogroup\"");
+    wait_for_socket_at(&cv, &socket);
+    let m = std::fs::symlink_metadata(&run).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o750);
+    assert_eq!(m.gid(), NOBODY);
+    let s = std::fs::symlink_metadata(&socket).unwrap();
+    assert_eq!((s.mode() & 0o777, s.gid()), (0o660, NOBODY));
+}
+
+fn wait_for_socket_at(cv: &Clawvisor, socket: &Path) {
+    let sock = socket.display().to_string();
+    assert!(
+        eventually(T, || common::run_cli(&["ctl", "--socket", &sock, "status"]).0 == 0),
+        "the control socket never answered: {:?}",
+        cv.events()
     );
 }

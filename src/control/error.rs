@@ -19,7 +19,7 @@ pub enum ControlError {
     PathTooLong { path: PathBuf, len: usize },
     #[error(
         "the control socket's directory {path} {why}; refusing to use it (whoever can replace \
-         it can stand in for clawvisor's socket): fix its owner and mode, or pick another \
+         it can stand in for clawvisor's socket): fix it, or pick another \
          `[control] socket`"
     )]
     UnsafeDir { path: PathBuf, why: String },

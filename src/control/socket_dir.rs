@@ -56,7 +56,12 @@ pub fn prepare(dir: &Path, gid: Option<u32>) -> Result<VerifiedDir, ControlError
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(dir)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => unsafe_dir(dir, "is a symbolic link".into()),
+            // With O_DIRECTORY a link is ENOTDIR (not ELOOP): say which it is.
+            Some(libc::ELOOP | libc::ENOTDIR)
+                if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                unsafe_dir(dir, "is a symbolic link".into())
+            }
             Some(libc::ENOTDIR) => unsafe_dir(dir, "is not a directory".into()),
             _ => ControlError::io("open the directory", dir)(e),
         })?;
