@@ -263,7 +263,11 @@ fn assert_refused(mut cv: Clawvisor, socket: &Path, path: &Path, why: &str) {
     let st = cv.wait_exit(T);
     assert_ne!(st.code(), Some(0));
     let needle = format!("directory {} {why}", path.display());
-    assert!(!cv.find(&needle).is_empty(), "no {needle:?} in {:?}", cv.events());
+    assert!(
+        !cv.find(&needle).is_empty(),
+        "no {needle:?} in {:?}",
+        cv.events()
+    );
     assert!(cv.gateway_pids().is_empty(), "nothing may be spawned");
     assert!(
         std::fs::symlink_metadata(socket).is_err(),
@@ -356,7 +360,11 @@ fn a_socket_dir_that_is_a_symlink_is_refused() {
     let socket = link.join("clawvisor.sock");
     let cv = start_with_socket(dir, &socket, "");
     assert_refused(cv, &socket, &link, "is a symbolic link");
-    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0, "nothing in the target");
+    assert_eq!(
+        std::fs::read_dir(&real).unwrap().count(),
+        0,
+        "nothing in the target"
+    );
 }
 
 #[test]
@@ -389,7 +397,9 @@ fn a_missing_socket_dir_is_made_private_and_group_dirs_0750() {
 fn wait_for_socket_at(cv: &Clawvisor, socket: &Path) {
     let sock = socket.display().to_string();
     assert!(
-        eventually(T, || common::run_cli(&["ctl", "--socket", &sock, "status"]).0 == 0),
+        eventually(T, || common::run_cli(&["ctl", "--socket", &sock, "status"])
+            .0
+            == 0),
         "the control socket never answered: {:?}",
         cv.events()
     );

@@ -13,12 +13,10 @@ mod metrics_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use alerts_support::{Recorder, Reply, make_pki, smtp_sink_with_auth};
 use common::{CLAWVISOR, Clawvisor, FAKE_GATEWAY, eventually};
 use control_support::{T, ctl, wait_for_socket, wait_status};
-use serde_json::Value;
 
 const GW_TOKEN: &str = "gwtok-SECRET-4f1c9a0e";
 const HOOK_TOKEN: &str = "hooktok-SECRET-77d2b5";
@@ -200,7 +198,7 @@ listen = "127.0.0.1:{metrics_port}"
         Some(format!("Bearer {HOOK_TOKEN}").as_str()),
         "the webhook token goes in the Authorization header"
     );
-    assert!(eventually(T, || sink.mails().len() >= 1), "no test mail");
+    assert!(eventually(T, || !sink.mails().is_empty()), "no test mail");
     // The sink refuses a wrong password, so a recorded login means the password was sent.
     assert_eq!(
         sink.mails()[0]["auth_login"],
