@@ -25,7 +25,7 @@
 //! - `--print TEXT`, `--print-err TEXT` (repeatable), `--print-after DUR`
 //! - `--hang-after DUR`: then accept connections but never answer
 //! - `--slow-completion DUR`, `--wrong-answers` ("3"), `--answer TEXT`, `--token TOKEN`,
-//!   `--token-file PATH`
+//!   `--token-file PATH`, `--answer-file PATH`
 //! - `--pid-file PATH`, `--env-dump PATH`, `--close-stdout-after DUR`
 //! - `--json-style compact|spaced|reordered|wrong-value`: how the health endpoints write JSON
 
@@ -114,6 +114,9 @@ struct Args {
     /// The answer to prompts other than "1+1=".
     #[arg(long, default_value = "I am a fake gateway.")]
     answer: String,
+    /// Read the answer from this file instead (kept out of argv).
+    #[arg(long)]
+    answer_file: Option<String>,
     /// Require this bearer token on chat completions (else 401).
     #[arg(long)]
     token: Option<String>,
@@ -246,6 +249,10 @@ fn main() {
     if let Some(p) = args.token_file.take() {
         let t = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("--token-file {p}: {e}"));
         args.token = Some(t.trim().to_string());
+    }
+    if let Some(p) = args.answer_file.take() {
+        let a = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("--answer-file {p}: {e}"));
+        args.answer = a.trim_end().to_string();
     }
     if args.grandchild {
         if args.grandchild_setsid {

@@ -401,3 +401,111 @@ fn check_and_config_errors_do_not_quote_a_secret() {
     }
     assert!(failures >= 6, "the broken configs were refused");
 }
+
+#[test]
+fn a_job_does_not_inherit_clawvisor_secret_variables() {
+    let work = tempfile::tempdir().unwrap();
+    let dump = work.path().join("job-env");
+    let token_file = work.path().join("gateway-token");
+    std::fs::write(&token_file, GW_TOKEN).unwrap();
+    let token_arg = token_file.display().to_string();
+    let port = common::free_port().to_string();
+    let script = format!("env > {d}.tmp; mv {d}.tmp {d}", d = dump.display());
+    let config = format!(
+        r#"
+[probes.completion]
+url = "http://127.0.0.1:{port}/v1/chat/completions"
+token_env = "{GW_VAR}"
+period = "300ms"
+failure_threshold = 1
+[[jobs]]
+name = "envdump"
+command = {}
+every = "1h"
+"#,
+        common::toml_argv(&["sh", "-c", &script])
+    );
+    let cv = Clawvisor::start_with_env(
+        &[FAKE_GATEWAY, "--port", &port, "--token-file", &token_arg],
+        &config,
+        &[(GW_VAR, GW_TOKEN), (MAIL_VAR, MAIL_PASSWORD)],
+    );
+    wait_for_socket(&cv);
+    wait_status(&cv, "completion probe ok", |s| {
+        s["parts"]["probes.completion"]["state"] == "ok"
+    });
+    let (code, out, err) = ctl(&cv, &["jobs", "run", "envdump"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(eventually(T, || dump.exists()), "the job never ran");
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        env.contains("CLAWVISOR_RUN_ID="),
+        "the job's own environment: {env}"
+    );
+    assert!(!env.contains(GW_VAR) && !env.contains(GW_TOKEN), "{env}");
+}
+
+#[test]
+fn a_gateway_that_echoes_the_token_back_does_not_get_it_into_status_or_logs() {
+    // A model that repeats its request, or an error page quoting it: the answer holds the
+    // token. What clawvisor shows of the answer has it cut out.
+    let work = tempfile::tempdir().unwrap();
+    let token_file = work.path().join("gateway-token");
+    std::fs::write(&token_file, GW_TOKEN).unwrap();
+    let token_arg = token_file.display().to_string();
+    let answer_file = work.path().join("answer");
+    std::fs::write(
+        &answer_file,
+        format!("you sent Authorization: Bearer {GW_TOKEN}"),
+    )
+    .unwrap();
+    let answer_arg = answer_file.display().to_string();
+    let port = common::free_port().to_string();
+    let config = format!(
+        r#"
+[probes.completion]
+url = "http://127.0.0.1:{port}/v1/chat/completions"
+token_file = "{token_arg}"
+prompt = "repeat the request"
+period = "300ms"
+failure_threshold = 1
+on_failure = "alert"
+"#
+    );
+    let cv = Clawvisor::start(
+        &[
+            FAKE_GATEWAY,
+            "--port",
+            &port,
+            "--token-file",
+            &token_arg,
+            "--answer-file",
+            &answer_arg,
+        ],
+        &config,
+    );
+    wait_for_socket(&cv);
+    let st = wait_status(&cv, "completion probe failing on the answer", |s| {
+        s["parts"]["probes.completion"]["last"] == "fail"
+            && s["parts"]["probes.completion"]["answer"].is_string()
+    });
+    let probe = &st["parts"]["probes.completion"];
+    // The answer reached clawvisor (so the token was sent and the probe really ran) ...
+    assert!(
+        probe["answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("you sent Authorization: Bearer (token)")),
+        "{probe}"
+    );
+    // ... and nothing shows the token.
+    let mut surfaces = Vec::new();
+    for args in [&["status"][..], &["--json", "status"]] {
+        let (_, out, err) = ctl(&cv, args);
+        surfaces.push((format!("ctl {args:?}"), out + &err));
+    }
+    surfaces.push((
+        "clawvisor's own log".into(),
+        std::fs::read_to_string(&cv.stderr_path).unwrap(),
+    ));
+    assert_absent(&surfaces, &[GW_TOKEN]);
+}
