@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod nofollow;
 pub mod preflight;
 pub mod process;
+pub mod runtime;
 pub mod self_log;
 pub mod supervisor;
 pub mod tls;

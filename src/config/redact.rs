@@ -3,7 +3,7 @@
 //! (`[probes] completion = "<token>"`, `headers = "Authorization: Bearer <token>"`) would
 //! otherwise be echoed by the parser's "invalid type: string \"...\"".
 
-use super::load::ConfigError;
+use super::error::ConfigError;
 
 /// Key path segments under which any quoted value in a message is hidden: the secrets
 /// themselves and the tables that hold them (a value written in place of the table).
