@@ -41,7 +41,10 @@ fn settled_fds(pid: i32) -> usize {
 
 fn state(cv: &Clawvisor) -> (String, Option<i64>) {
     let st = status(cv);
-    (st["state"].as_str().unwrap_or("").to_string(), st["pid"].as_i64())
+    (
+        st["state"].as_str().unwrap_or("").to_string(),
+        st["pid"].as_i64(),
+    )
 }
 
 /// Waits until the gateway runs (a pid other than `old`) and every process of its tree is

@@ -46,20 +46,27 @@ pub fn check(data: &[u8]) {
         tz,
     };
     // Any second between 1990 and 2090, and a window up to ~45 days.
-    let seed = tail
-        .iter()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3));
+    let seed = tail.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    });
     let after = Timestamp::from_second(631_152_000 + (seed % 3_155_760_000) as i64).unwrap();
     let span = Duration::from_secs((u16::from_be_bytes([*span_hi, *span_lo]) as u64) * 60);
     let now = after.checked_add(span).unwrap();
 
     let slots = schedule.due(after, now);
-    assert!(slots.len() <= MAX_SLOTS, "{} slots over the cap", slots.len());
+    assert!(
+        slots.len() <= MAX_SLOTS,
+        "{} slots over the cap",
+        slots.len()
+    );
     for w in slots.windows(2) {
         assert!(w[0] < w[1], "slots out of order: {} then {}", w[0], w[1]);
     }
     if let Some(&first) = slots.first() {
-        assert!(first > after && slots.last().unwrap() <= &now, "a slot outside the window");
+        assert!(
+            first > after && slots.last().unwrap() <= &now,
+            "a slot outside the window"
+        );
         if slots.len() < MAX_SLOTS {
             assert_eq!(
                 schedule.next_after(after),
@@ -76,5 +83,8 @@ pub fn check(data: &[u8]) {
     let plan = plan_catch_up(&slots, policy, now, Duration::from_secs(90));
     let mut both: Vec<Timestamp> = plan.run.iter().chain(&plan.missed).copied().collect();
     both.sort();
-    assert_eq!(both, slots, "the catch-up plan lost or invented slots ({policy:?})");
+    assert_eq!(
+        both, slots,
+        "the catch-up plan lost or invented slots ({policy:?})"
+    );
 }
