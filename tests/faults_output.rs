@@ -238,7 +238,6 @@ fn compare(files: &[PathBuf], source: &Path) -> Compared {
             }
         }
     }
-    drop(check);
     if c.first_difference.is_none() && !src.exhausted() {
         c.first_difference = Some(c.recovered);
     }
