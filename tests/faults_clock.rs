@@ -225,8 +225,10 @@ fn clock_jumps_cause_no_burst_of_rotations_restarts_or_job_runs() {
         &format!("wall clock {forward} jumps forward (days), {backward} back: hourly rotation"),
         &format!("{forward} rotations (one per forward jump), none backwards"),
         &format!(
-            "{rotations} rotations ({} rotated files); per stage {:?}",
+            "{rotations} rotations, {} rotated files left ({} deleted by logs.max_age = 30d after the {}-day jump); per stage {:?}",
             rotated_files(&cv.path("logs")),
+            cv.find("deleted a rotated log (logs.max_age)").len(),
+            jumps.iter().map(|j| j.0).max().unwrap_or(0),
             per_stage
                 .iter()
                 .map(|s| (s.0.as_str(), s.3))
