@@ -21,6 +21,7 @@
 //! - `--usr2-exit` (or env OPENCLAW_SUPERVISOR_MODE=external): SIGUSR2 -> "restart requested", exit 0
 //! - `--spawn-setsid-child` / `--spawn-child`: spawn a sleeping grandchild (own session / same group)
 //! - `--leak-rate SIZE` (per second, e.g. "50MiB") / `--leak-max SIZE`: allocate and touch memory
+//! - `--log-copy PATH`: record each spammed line ("out 17"/"err 17") in PATH after writing it
 //! - `--log-rate N` / `--log-lines N` / `--log-stderr-rate N`: N log lines per second
 //! - `--print TEXT`, `--print-err TEXT` (repeatable), `--print-after DUR`
 //! - `--hang-after DUR`: then accept connections but never answer
@@ -92,6 +93,10 @@ struct Args {
     /// Print this many log lines per second to stderr.
     #[arg(long)]
     log_stderr_rate: Option<f64>,
+    /// Also append every --log-rate/--log-stderr-rate line's id to this file, after the line
+    /// went out: a soak's record of what was written, to compare with what was captured.
+    #[arg(long)]
+    log_copy: Option<std::path::PathBuf>,
     /// Print this line to stdout at start (repeatable).
     #[arg(long = "print")]
     print: Vec<String>,
@@ -304,13 +309,21 @@ fn main() {
         let max = args.leak_max.unwrap_or(u64::MAX);
         thread::spawn(move || leak(rate, max));
     }
+    let copy = args.log_copy.as_ref().map(|p| {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap_or_else(|e| panic!("--log-copy {}: {e}", p.display()));
+        Arc::new(Mutex::new(f))
+    });
     if let Some(rate) = args.log_rate {
-        let limit = args.log_lines;
-        thread::spawn(move || log_spam(rate, limit, false));
+        let (limit, copy) = (args.log_lines, copy.clone());
+        thread::spawn(move || log_spam(rate, limit, false, copy));
     }
     if let Some(rate) = args.log_stderr_rate {
-        let limit = args.log_lines;
-        thread::spawn(move || log_spam(rate, limit, true));
+        let (limit, copy) = (args.log_lines, copy.clone());
+        thread::spawn(move || log_spam(rate, limit, true, copy));
     }
 
     log("starting");
@@ -437,7 +450,7 @@ fn leak(rate: u64, max: u64) {
     }
 }
 
-fn log_spam(rate: f64, limit: Option<u64>, stderr: bool) {
+fn log_spam(rate: f64, limit: Option<u64>, stderr: bool, copy: Option<Arc<Mutex<std::fs::File>>>) {
     let start = Instant::now();
     let mut n: u64 = 0;
     let limit = limit.unwrap_or(u64::MAX);
@@ -455,6 +468,11 @@ fn log_spam(rate: f64, limit: Option<u64>, stderr: bool) {
                 elog(&line)
             } else {
                 log(&line)
+            }
+            if let Some(copy) = &copy {
+                let tag = if stderr { "err" } else { "out" };
+                let mut f = copy.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = f.write_all(format!("{tag} {n}\n").as_bytes());
             }
             n += 1;
         }

@@ -12,15 +12,20 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECONDS_EACH:-300}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config control framer quality)
-jobs=${JOBS:-1}
+[ ${#targets[@]} -gt 0 ] || targets=(config control framer quality schedule)
+
+# Build every target once (release, ASan, coverage), then run the binaries themselves: a
+# `cargo fuzz run` per target would rebuild whenever the tree changed in between.
+cargo +nightly fuzz build >&2 || exit 1
+bin=fuzz/target/x86_64-unknown-linux-gnu/release
 
 printf '%-10s %12s %10s %8s %s\n' target executions exec/s crashes "kept inputs"
 for t in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"
+  mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t" "fuzz/artifacts/$t"
   log=$(mktemp)
-  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-    -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -jobs="$jobs" -workers="$jobs" \
+  before=$(ls "fuzz/artifacts/$t" | wc -l)
+  "$bin/$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -artifact_prefix="fuzz/artifacts/$t/" \
+    -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -timeout=5 -rss_limit_mb=2048 \
     >"$log" 2>&1
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
   rate=$(( execs / (secs > 0 ? secs : 1) ))
@@ -32,8 +37,8 @@ for t in "${targets[@]}"; do
   done
   printf '%-10s %12s %10s %8s %s\n' "$t" "$execs" "$rate" "$crashes" "$(ls "fuzz/corpus/$t" | wc -l)"
   if [ "$crashes" -gt 0 ]; then
-    echo "  crash inputs copied to fuzz/regressions/$t/; the first report:"
-    grep -m1 -A12 -E 'panicked|ERROR: libFuzzer' "$log" | sed 's/^/  /'
+    echo "  crash inputs copied to fuzz/regressions/$t/ ($before were there before); the first report:"
+    grep -m1 -A12 -E 'panicked|ERROR: libFuzzer|==ERROR' "$log" | sed 's/^/  /'
   fi
   rm -f "$log"
 done

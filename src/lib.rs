@@ -12,6 +12,7 @@ pub mod logs;
 pub mod metrics;
 pub mod preflight;
 pub mod process;
+pub mod runtime;
 pub mod self_log;
 pub mod supervisor;
 pub mod tls;

@@ -5,7 +5,7 @@ use clap::Parser;
 use clawvisor::cli::{Cli, Cmd, LogFormat};
 use clawvisor::config::{Config, ConfigError, ConfigErrors, DEFAULT_CONFIG_PATH};
 use clawvisor::control::{ControlContext, ControlServer};
-use clawvisor::supervisor::Runner;
+use clawvisor::runtime::Runner;
 use clawvisor::supervisor::persist::{self, PersistedState};
 
 /// The commented example config, printed by `clawvisor init`.
@@ -133,6 +133,11 @@ fn preflight(
     let socket = clawvisor::control::socket_path(&cfg.control);
     let problems = clawvisor::preflight::problems(&cfg, Some(&socket));
     if problems.is_empty() {
+        let mut warnings = warnings;
+        let more = clawvisor::preflight::warnings(&cfg);
+        if !more.is_empty() {
+            warnings.extend(clawvisor::config::locate(cfg.source.as_deref(), more).0);
+        }
         Ok((cfg, warnings))
     } else {
         Err(clawvisor::config::locate(cfg.source.as_deref(), problems))

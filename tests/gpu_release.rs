@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use clawvisor::config::{Config, Dur};
 use clawvisor::health::StdRunner;
+use clawvisor::runtime::Watchers;
 use clawvisor::supervisor::{Event, Inbox, Input, Reaction};
-use clawvisor::watch::Watchers;
-use clawvisor::watch::gpu_source::FakeGpuSource;
+use clawvisor::watch::gpu_fake::FakeGpuSource;
 
 fn write_gpu(path: &Path, procs: &[(i32, u64)]) {
     let procs: Vec<String> = procs

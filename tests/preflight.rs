@@ -51,7 +51,7 @@ fn a_program_not_on_the_path_is_refused_by_check_and_run() {
         "[gateway]\ncommand = [\"clawvisor-test-absent\", \"gateway\"]\nenv = {{ PATH = \"/nonexistent/bin:/usr/bin\" }}\n{}",
         base_config(dir.path(), "")
     );
-    let me = clawvisor::process::spawn::user_name(nix::unistd::Uid::effective());
+    let me = clawvisor::config::user_name(nix::unistd::Uid::effective());
     check_and_run_refuse(
         &body,
         dir.path(),

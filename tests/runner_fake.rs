@@ -10,7 +10,8 @@ use clawvisor::config::Config;
 use clawvisor::health::StdRunner;
 use clawvisor::process::ops::{ProcessOps, Spawning};
 use clawvisor::process::spawn::{ChildSpec, SpawnedChild};
-use clawvisor::supervisor::{Command, Exit, Input, Runner};
+use clawvisor::runtime::Runner;
+use clawvisor::supervisor::{Command, Exit, Input};
 use tokio::sync::oneshot;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,7 +112,7 @@ async fn start(
     extra: &str,
 ) -> (
     Arc<FakeOps>,
-    clawvisor::supervisor::Parts,
+    clawvisor::runtime::Parts,
     tokio::task::JoinHandle<i32>,
     tempfile::TempDir,
 ) {

@@ -1,7 +1,7 @@
 //! Parser jargon into sentences a person can act on: the common TOML mistakes get the key,
 //! their place (kept from the parser) and the fix, written as the line they should write.
 
-use super::load::ConfigError;
+use super::error::ConfigError;
 
 /// Sections whose entries are a list of tables (`[[name]]`).
 const TABLE_LISTS: &[&str] = &[

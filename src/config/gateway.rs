@@ -113,7 +113,7 @@ impl GatewayConfig {
         }
         // The names must exist here: a typo would otherwise surface as a crash loop.
         if let Err(e) =
-            crate::process::spawn::resolve_credentials(self.user.as_deref(), self.group.as_deref())
+            super::users::resolve_credentials(self.user.as_deref(), self.group.as_deref())
         {
             let key = if e.starts_with("gateway.group") {
                 "gateway.group"

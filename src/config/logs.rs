@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
+use super::Reaction;
 use super::units::{Dur, Size};
-use crate::supervisor::Reaction;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -123,7 +123,7 @@ pub struct PatternRule {
     pub regex: Option<String>,
     /// Only look at this stream: `"out"` or `"err"`. Default: both.
     #[serde(default)]
-    pub stream: Option<crate::logs::Stream>,
+    pub stream: Option<super::Stream>,
     /// `"alert"`, `"restart"` or `"pause"`.
     #[serde(default = "default_action")]
     pub action: Reaction,

@@ -8,6 +8,7 @@ mod alerts;
 mod control;
 mod derive;
 mod environment;
+mod error;
 mod explain;
 mod gateway;
 mod jobs;
@@ -16,11 +17,14 @@ mod logs;
 mod metrics;
 mod paths;
 mod probes;
+mod reaction;
 mod restart;
 mod state;
 mod stop;
+mod stream;
 mod systemd;
 pub mod units;
+mod users;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -32,20 +36,24 @@ pub use alerts::{
     WebhookChannelConfig, WebhookFormat,
 };
 pub use control::{ControlConfig, MAX_SOCKET_PATH};
+pub use error::{ConfigError, ConfigErrors};
 pub use gateway::{GatewayConfig, SYSTEMD_ENV_VARS, Umask};
 pub use jobs::{CatchUp, JobConfig, OnGatewayRestart, Overlap, Requires, cron_parser};
-pub use load::{ConfigError, ConfigErrors, locate};
+pub use load::locate;
 pub use logs::{FileMode, LogLayout, LogsConfig, PatternRule, RotateEvery, RotateTimezone};
 pub use metrics::MetricsConfig;
 pub use probes::{
     CompletionProbeConfig, DEFAULT_BASE_URL, ExecProbeConfig, HttpProbeConfig, HttpProbeKind,
     ProbesConfig, QualityConfig,
 };
+pub use reaction::Reaction;
 pub use restart::{BackoffConfig, RestartConfig, RestartPolicy};
 pub use state::StateConfig;
 pub use stop::StopConfig;
+pub use stream::Stream;
 pub use systemd::{ReadyWhen, SystemdConfig};
 pub use units::{Dur, SignalName, Size};
+pub use users::{Credentials, resolve_credentials, user_name};
 pub use watch::{DiskConfig, GpuConfig, MemoryConfig, MemoryMeasure, Percent};
 
 /// Where clawvisor looks for its config when `--config` is not given.
@@ -82,8 +90,8 @@ impl Config {
         load::load_file(path)
     }
 
-    /// As [`Config::load`], plus warnings about this machine (a missing tests or token
-    /// file), each with its place.
+    /// As [`Config::load`], plus warnings about this machine (an alert channel's missing
+    /// token or password file), each with its place.
     pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
         load::load_file_with_warnings(path)
     }

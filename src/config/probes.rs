@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::Reaction;
 use super::units::Dur;
-use crate::supervisor::Reaction;
 
 /// The gateway's default address (openclaw listens on loopback port 18789).
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:18789";

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::client::{Client, ClientError, request};
+use super::exit_codes::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, client_exit_code, server_exit_code};
 use super::protocol::{ErrorKind, JobsOp, ProbeKind, Request, Response};
 use super::render;
 use super::wait_idle_cmd;
@@ -21,11 +22,6 @@ use super::{SYSTEM_SOCKET, socket_path};
 use crate::config::{Config, ControlConfig, DEFAULT_CONFIG_PATH, Dur, Percent, SignalName, Size};
 use crate::logs::Stream;
 use crate::watch::wait_idle::WaitIdleOpts;
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_UNREACHABLE: i32 = 3;
 
 /// How long most commands wait for clawvisor's answer.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -533,26 +529,6 @@ fn server_failure(kind: ErrorKind, message: &str, args: &CtlArgs, out: &mut impl
     fail(server_exit_code(kind), message)
 }
 
-/// The exit code for an error answer from clawvisor.
-pub(crate) fn server_exit_code(kind: ErrorKind) -> i32 {
-    match kind {
-        ErrorKind::Timeout | ErrorKind::Unavailable => EXIT_UNREACHABLE,
-        _ => EXIT_FAILED,
-    }
-}
-
-/// The exit code for a request that got no answer.
-pub(crate) fn client_exit_code(e: &ClientError) -> i32 {
-    match e {
-        ClientError::Unreachable { .. } | ClientError::Timeout(_) | ClientError::Closed => {
-            EXIT_UNREACHABLE
-        }
-        ClientError::PermissionDenied { .. } | ClientError::Protocol(_) | ClientError::Io(_) => {
-            EXIT_FAILED
-        }
-    }
-}
-
 fn client_failure(e: &ClientError) -> i32 {
     fail(client_exit_code(e), &e.to_string())
 }
@@ -569,6 +545,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::exit_codes::EXIT_UNREACHABLE;
     use clap::Parser;
 
     #[derive(Parser)]

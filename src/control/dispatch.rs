@@ -3,9 +3,9 @@
 
 use tokio::sync::oneshot;
 
+use super::connection::{ControlContext, Limits};
 use super::peer::Peer;
 use super::protocol::{ErrorKind, JobsOp, MAX_FRAME, ProbeKind, Request, Response};
-use super::server::{ControlContext, Limits};
 use crate::config::SignalName;
 use crate::logs::LogLine;
 use crate::supervisor::{Command, Event, Input};

@@ -8,9 +8,11 @@
 
 pub mod cli;
 pub mod client;
+mod connection;
 mod dispatch;
 mod error;
 mod escape;
+mod exit_codes;
 pub mod frame;
 mod peer;
 pub mod protocol;
@@ -24,10 +26,11 @@ mod wait_idle_cmd;
 use std::path::PathBuf;
 
 pub use cli::{CtlArgs, CtlCommand, run_ctl};
+pub use connection::ControlContext;
 pub use error::ControlError;
 pub use peer::{Access, Peer};
 pub use protocol::{ErrorKind, MAX_FRAME, PROTOCOL_VERSION, ProbeKind, Request, Response};
-pub use server::{ControlContext, ControlServer};
+pub use server::ControlServer;
 
 use crate::config::ControlConfig;
 

@@ -1,7 +1,7 @@
 //! The control protocol: one typed request enum, one typed response enum, shared by the
 //! server and `clawvisor ctl`, so the two cannot drift.
 //!
-//! On the wire every message is a frame (see [`super::frame`]) holding one JSON object. A
+//! On the wire every message is a frame (see `control::frame`) holding one JSON object. A
 //! request carries the protocol version next to its command:
 //! `{"version":1,"command":"pause","reason":"disk swap"}`. A response is tagged by `type`:
 //! `{"type":"ok","message":"paused"}`. Scripts may speak it directly (`socat`, Python).

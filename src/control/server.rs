@@ -11,32 +11,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use super::connection::{ControlContext, Limits, send};
 use super::dispatch::answer;
 use super::error::ControlError;
-use super::frame::{FrameError, HEADER_LEN, frame_json, read_frame};
+use super::frame::{FrameError, read_frame};
 use super::peer::{Access, Peer, peer_groups};
-use super::protocol::{ErrorKind, MAX_FRAME, Request, Response, decode_request};
+use super::protocol::{ErrorKind, Request, Response, decode_request};
 use super::socket_file::{self, Ownership, SocketFile};
 use super::socket_path;
 use super::stream::stream;
 use crate::config::ControlConfig;
-use crate::logs::LogPipeline;
-use crate::supervisor::{Inbox, NoticeSender};
-
-/// What the server needs from the rest of clawvisor.
-#[derive(Clone)]
-pub struct ControlContext {
-    pub inbox: Inbox,
-    pub logs: LogPipeline,
-    pub notices: NoticeSender,
-    /// The job scheduler, when `[[jobs]]` are configured.
-    pub jobs: Option<crate::jobs::JobsHandle>,
-}
 
 /// A bound, not yet serving, control socket. Dropping it (or the task [`serve`] returns,
 /// e.g. by `abort()`) removes the socket file.
@@ -48,13 +36,6 @@ pub struct ControlServer {
     file: SocketFile,
     access: Access,
     limits: Limits,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
-    pub read_timeout: Duration,
-    pub reply_timeout: Duration,
-    pub max_clients: usize,
 }
 
 impl ControlServer {
@@ -237,27 +218,5 @@ async fn serve_connection(mut conn: UnixStream, shared: Arc<Shared>) {
         if send(&mut conn, &response, limits).await.is_err() {
             return;
         }
-    }
-}
-
-/// Writes one response; a client that does not read for `read_timeout` is dropped. A reply
-/// too large for one frame (the client would reject it) becomes an error that says so.
-pub(crate) async fn send(
-    conn: &mut UnixStream,
-    r: &Response,
-    limits: Limits,
-) -> std::io::Result<()> {
-    let mut bytes = frame_json(r);
-    if bytes.len() - HEADER_LEN > MAX_FRAME {
-        let msg = format!(
-            "the reply ({} bytes) is larger than the {MAX_FRAME}-byte frame limit; it was not sent",
-            bytes.len() - HEADER_LEN
-        );
-        tracing::warn!(target: "clawvisor::control", "{msg}");
-        bytes = frame_json(&Response::error(ErrorKind::TooLarge, msg));
-    }
-    match tokio::time::timeout(limits.read_timeout, conn.write_all(&bytes)).await {
-        Ok(res) => res,
-        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
     }
 }

@@ -6,9 +6,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::connection::{ControlContext, Limits, send};
 use super::dispatch::logs_response;
 use super::protocol::{Request, Response};
-use super::server::{ControlContext, Limits, send};
 
 pub(crate) async fn stream(
     mut conn: UnixStream,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::cli::{EXIT_FAILED, client_exit_code, server_exit_code};
 use super::client::request;
+use super::exit_codes::{EXIT_FAILED, client_exit_code, server_exit_code};
 use super::protocol::{Request, Response};
 use crate::watch::wait_idle::{StatusUnavailable, WaitIdleOpts, wait_idle};
 

@@ -11,5 +11,5 @@ pub mod quality;
 pub mod tasks;
 pub mod tracker;
 
-pub use exec::{CommandRunner, StdRunner};
-pub use tracker::{Context, Outcome, ProbeRules, ProbeTracker, StartupGate};
+pub use crate::process::command_runner::{CommandRunner, StdRunner};
+pub use tracker::{Context, Outcome, ProbeRules, ProbeTracker};

@@ -14,10 +14,11 @@ use tokio::sync::{oneshot, watch};
 use super::plan::Ended;
 use super::store::PendingRun;
 use crate::config::JobConfig;
+use crate::config::{resolve_credentials, user_name};
 use crate::logs::LogPipeline;
 use crate::process::aux::AuxRunner;
 use crate::process::kill;
-use crate::process::spawn::{ChildSpec, resolve_credentials, user_name};
+use crate::process::spawn::ChildSpec;
 use crate::supervisor::Exit;
 
 /// How long a SIGKILLed job gets to be reaped before the attempt is given up on.

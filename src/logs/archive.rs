@@ -124,7 +124,7 @@ impl Archiver {
 /// caller to remove, when no compression can be running).
 fn list_rotated(cfg: &LogsConfig, stem: &str) -> (Listed, Vec<PathBuf>) {
     {
-        let owned = super::writer::bases(cfg.layout, stem);
+        let owned = super::naming::bases(cfg.layout, stem);
         let bases: Vec<&str> = owned.iter().map(String::as_str).collect();
         let mut l = Listed {
             plain: Vec::new(),

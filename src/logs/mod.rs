@@ -74,22 +74,7 @@ fn limit_heap_retention() {
 /// How long `finish` gives the archiver to stop cleanly.
 const ARCHIVER_STOP_WAIT: Duration = Duration::from_millis(500);
 
-/// Which of the child's streams a line came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    Out,
-    Err,
-}
-
-impl Stream {
-    pub fn name(self) -> &'static str {
-        match self {
-            Stream::Out => "out",
-            Stream::Err => "err",
-        }
-    }
-}
+pub use crate::config::Stream;
 
 /// One captured line, as kept in the ring buffer and streamed to `ctl logs --follow`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -286,7 +271,7 @@ impl LogPipeline {
     pub fn stats(&self) -> serde_json::Value {
         let core = &self.shared.core;
         let mut v = core.stats.to_json();
-        let files: Vec<String> = writer::bases(core.cfg.layout, &core.stem)
+        let files: Vec<String> = naming::bases(core.cfg.layout, &core.stem)
             .iter()
             .map(|b| {
                 core.cfg

@@ -4,6 +4,16 @@
 
 use std::time::SystemTime;
 
+use crate::config::LogLayout;
+
+/// The live files' base names: `<stem>.out` and `<stem>.err`, or `<stem>` when merged.
+pub fn bases(layout: LogLayout, stem: &str) -> Vec<String> {
+    match layout {
+        LogLayout::Split => vec![format!("{stem}.out"), format!("{stem}.err")],
+        LogLayout::Merged => vec![stem.to_string()],
+    }
+}
+
 /// `20261124T130501.123Z`
 pub const STAMP_CHARS: usize = 20;
 

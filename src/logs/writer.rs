@@ -16,6 +16,7 @@ use super::batch::Batch;
 use super::clock::Clock;
 use super::drops::Drops;
 use super::naming;
+use super::naming::bases;
 use super::queue::{Popped, Queue};
 use super::schedule;
 use super::stats::Counters;
@@ -55,14 +56,6 @@ pub struct Writer {
     pub rotate_now: Arc<AtomicBool>,
     /// File name stem: "gateway", or a scheduled job's name.
     pub stem: String,
-}
-
-/// The live files' base names: `<stem>.out` and `<stem>.err`, or `<stem>` when merged.
-pub fn bases(layout: LogLayout, stem: &str) -> Vec<String> {
-    match layout {
-        LogLayout::Split => vec![format!("{stem}.out"), format!("{stem}.err")],
-        LogLayout::Merged => vec![stem.to_string()],
-    }
 }
 
 struct Run {

@@ -7,15 +7,19 @@
 //! or socket directory clawvisor cannot create or write.
 
 mod dirs;
+mod warnings;
+
+pub use warnings::warnings;
 
 use std::path::Path;
 
 use nix::unistd::{Group, Uid};
 
 use crate::config::Config;
+use crate::config::user_name;
 use crate::process::fork_exec::child_env;
 use crate::process::program;
-use crate::process::spawn::{ChildSpec, user_name};
+use crate::process::spawn::ChildSpec;
 
 /// Every problem found, as (key path, what is wrong and what to do). `socket` is the
 /// control socket's path when it is about to be bound (not at a reload, which keeps it).

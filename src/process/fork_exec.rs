@@ -15,8 +15,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use super::child_spec::ChildSpec;
 use super::program;
-use super::spawn::{ChildSpec, Credentials};
+use crate::config::Credentials;
 
 /// What the child was doing when it failed; sent through the error pipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Process operations: spawn, signals, the reaper, the tree under the gateway.
 
 pub mod aux;
+pub mod child_spec;
+pub mod command_runner;
 pub mod fork_exec;
 mod hook;
 pub mod kill;

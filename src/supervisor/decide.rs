@@ -14,9 +14,6 @@ use super::pause::PauseRecord;
 use super::restart_reason;
 use super::state::{AfterStop, Now, Phase, State};
 
-/// The resume hint shown wherever a pause is reported.
-pub const RESUME_HINT: &str = "clawvisor ctl resume";
-
 pub fn decide(state: &State, event: Event, now: Now) -> (State, Vec<Action>) {
     let mut s = state.clone();
     let mut out = Vec::new();

@@ -62,14 +62,7 @@ pub enum Command {
     Start,
 }
 
-/// What a rule (log pattern, probe, threshold) asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Reaction {
-    Alert,
-    Restart,
-    Pause,
-}
+pub use crate::config::Reaction;
 
 /// Something to do: the imperative shell executes these in order.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,6 +8,9 @@ use crate::config::{RestartConfig, SignalName, StopConfig};
 use super::exit::ExitRecord;
 use super::pause::PauseRecord;
 
+/// The resume hint shown wherever a pause is reported.
+pub const RESUME_HINT: &str = "clawvisor ctl resume";
+
 /// The clock, passed into `decide()` so tests never sleep.
 #[derive(Clone, Copy, Debug)]
 pub struct Now {
@@ -160,7 +163,7 @@ impl State {
             last_reason: None,
             started: None,
             rng: seed | 1,
-            resume_hint: super::decide::RESUME_HINT.to_string(),
+            resume_hint: RESUME_HINT.to_string(),
         }
     }
 

@@ -1,9 +1,12 @@
-//! Layer 1: samplers of the gateway's process tree memory, the GPU and the disk; and
-//! [`Watchers`], which starts every watcher and probe for the runner.
+//! Layer 1: samplers of the gateway's process tree memory, the GPU and the disk, and what
+//! they share with the probes (readings, the startup gate, verdicts to the brain).
+//! `runtime::Watchers` starts them all.
 
 pub mod disk;
 pub mod gpu;
+pub mod gpu_fake;
 pub mod gpu_nvml;
+pub mod gpu_open;
 pub mod gpu_reader;
 pub mod gpu_source;
 pub mod gpu_task;
@@ -12,10 +15,9 @@ pub mod memory;
 pub mod readings;
 pub mod samplers;
 pub mod shared;
+pub mod startup_gate;
 pub mod tree_sample;
 mod verdict;
 pub mod wait_idle;
-mod watchers;
 
 pub use verdict::Verdict;
-pub use watchers::Watchers;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::readings::Readings;
+use super::startup_gate::StartupGate;
 use super::verdict::Verdict;
-use crate::health::exec::CommandRunner;
-use crate::health::tracker::StartupGate;
+use crate::process::command_runner::CommandRunner;
 use crate::supervisor::{Inbox, Reaction};
 
 /// The source named when the startup grace runs out without any probe passing.

@@ -7,17 +7,18 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::gpu::GpuTracker;
-use super::gpu_reader::GpuReader;
-use super::gpu_source::{GpuSource, open_gpu_source};
-use super::gpu_task::{self, GpuState};
-use super::samplers;
-use super::shared::Shared;
 use crate::config::{Config, HttpProbeKind, QualityConfig};
-use crate::health::exec::CommandRunner;
 use crate::health::quality::{answer_limit, load_tests};
 use crate::health::tasks::{self, QualityRequest};
+use crate::process::command_runner::CommandRunner;
 use crate::supervisor::Inbox;
+use crate::watch::gpu::GpuTracker;
+use crate::watch::gpu_open::open_gpu_source;
+use crate::watch::gpu_reader::GpuReader;
+use crate::watch::gpu_source::GpuSource;
+use crate::watch::gpu_task::{self, GpuState};
+use crate::watch::samplers;
+use crate::watch::shared::Shared;
 
 pub struct Watchers {
     shared: Arc<Shared>,
@@ -88,7 +89,7 @@ impl Watchers {
 
     /// The shared readings (GPU, memory, ...): scheduled jobs read their GPU gate here and
     /// publish their own part.
-    pub fn readings(&self) -> super::readings::Readings {
+    pub fn readings(&self) -> crate::watch::readings::Readings {
         self.shared.readings.clone()
     }
 

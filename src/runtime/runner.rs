@@ -11,24 +11,25 @@ use crate::config::Config;
 use crate::logs::{FileOwner, LogPipeline, Options as LogOptions};
 use std::sync::Arc;
 
+use crate::config::resolve_credentials;
 use crate::health::CommandRunner;
 use crate::process::aux::{AuxRunner, AuxSet};
 use crate::process::ops::{ProcessOps, RealOps};
 use crate::process::reaper::Reaper;
 use crate::process::signals;
-use crate::process::spawn::{ChildSpec, Spawner, resolve_credentials};
+use crate::process::spawn::{ChildSpec, Spawner};
 
 use super::alerting::{self, GATEWAY};
-use super::decide::decide;
-use super::event::{Action, Event};
-use super::input::{Inbox, Input};
-use super::notice::{Notice, NoticeSender};
-use super::pause::PauseRecord;
-use super::persist::{self, StateWriter};
-use super::start_job::{EXTEND_EVERY, StartJob, start_job};
-use super::state::{Now, Phase, Rules, State};
-use super::status::Status;
-use super::view::GatewayView;
+use crate::supervisor::GatewayView;
+use crate::supervisor::PauseRecord;
+use crate::supervisor::Status;
+use crate::supervisor::decide;
+use crate::supervisor::persist::{self, StateWriter};
+use crate::supervisor::start_job::{EXTEND_EVERY, StartJob, start_job};
+use crate::supervisor::{Action, Event};
+use crate::supervisor::{Inbox, Input};
+use crate::supervisor::{Notice, NoticeSender};
+use crate::supervisor::{Now, Phase, Rules, State};
 
 /// Lines of output kept in a pause record.
 const PAUSE_LINES: usize = 50;
@@ -65,7 +66,7 @@ pub struct Runner {
     state_file_error: Option<String>,
     /// A write failed while handling the current command (its reply says so).
     save_failed_now: bool,
-    watchers: crate::watch::Watchers,
+    watchers: super::watchers::Watchers,
     /// What scheduled jobs see of the gateway; `epoch` moves at every start, exit and
     /// forwarded SIGUSR2.
     view: watch::Sender<GatewayView>,
@@ -152,7 +153,7 @@ impl Runner {
         state.resume_hint =
             super::hint::resume_command(cfg.source.as_deref(), cfg.control.socket.as_deref());
         let watchers =
-            crate::watch::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
+            super::watchers::Watchers::start_with_runner(&cfg, inbox.clone(), child_rx, commands);
         let (view, gateway) = watch::channel(GatewayView::default());
         let parts = Parts {
             inbox: inbox.clone(),
@@ -637,7 +638,7 @@ impl Runner {
                     "config",
                     "the config reloads again",
                 ));
-                let later = super::reload_scope::not_applied_now(&self.cfg, &new);
+                let later = crate::supervisor::reload_scope::not_applied_now(&self.cfg, &new);
                 self.logs.reconfigure(&new.logs);
                 self.watchers.reconfigure(&new);
                 self.handle(Event::Reload(Box::new(Rules::new(&new.restart, &new.stop))))
@@ -700,7 +701,7 @@ impl Runner {
             ready: matches!(s.phase, Phase::Running { ready: true, .. }),
             restarts: s.restarts,
             restarts_by_reason: {
-                let mut m = super::restart_reason::zeroed();
+                let mut m = crate::supervisor::restart_reason::zeroed();
                 for (k, v) in &s.restarts_by_reason {
                     m.insert(k.to_string(), *v);
                 }

@@ -3,8 +3,8 @@
 
 use crate::alerts::{Alert, Details, Severity};
 
-use super::event::AlertAbout;
-use super::state::State;
+use crate::supervisor::AlertAbout;
+use crate::supervisor::State;
 
 /// The subject of everything the gateway's lifecycle raises.
 pub const GATEWAY: &str = "gateway";
