@@ -310,8 +310,10 @@ fn clock_jumps_cause_no_burst_of_rotations_restarts_or_job_runs() {
     // Interval: the pace holds through every stage (no stall after a step back, no burst
     // after a step forward), and no run id twice.
     assert!(unique(&int_ids), "an interval run ran twice: {int_ids:?}");
+    // At its pace, plus one catch-up run per forward jump (the slot it stood for is the
+    // newest, so the next regular one can follow within the interval), plus the edges.
     assert!(
-        interval_runs <= paced + forward + 1,
+        interval_runs <= paced + forward + 2,
         "{interval_runs} interval runs in {elapsed:.0}s"
     );
     for s in &per_stage {
@@ -320,8 +322,10 @@ fn clock_jumps_cause_no_burst_of_rotations_restarts_or_job_runs() {
             "the interval job stalled in stage {}: {per_stage:?}",
             s.0
         );
+        // 7 s at 3 s is at most 3 slots, plus a catch-up run after a forward jump, plus
+        // one that a stage's edge can move into the next stage.
         assert!(
-            s.2 <= 4,
+            s.2 <= 5,
             "a burst of interval runs in stage {}: {per_stage:?}",
             s.0
         );
