@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::attempt::{self, Attempt};
+use super::clock_step;
 use super::gates::{GpuGate, gateway_gate};
 use super::ping::{self, Ping};
 use super::plan::{Ended, Next, after_attempt};
@@ -220,6 +221,9 @@ impl Scheduler {
         if self.stopping {
             return;
         }
+        if jump < -JUMP {
+            self.on_clock_back(Duration::from_secs_f64(-jump), now);
+        }
         // Only the GPU reading matters here, and only to jobs with a GPU gate.
         let mut parts = serde_json::Map::new();
         if self.jobs.iter().any(|j| super::gates::has_gpu_gate(&j.cfg))
@@ -230,6 +234,23 @@ impl Scheduler {
         for i in 0..self.jobs.len() {
             self.schedule(i, now);
             self.advance(i, now, mono, view, &parts);
+        }
+    }
+
+    /// The wall clock stepped back by `back`: interval jobs and retry delays keep their
+    /// pace, cron jobs wait for their next slot after the newest one handled.
+    fn on_clock_back(&mut self, back: Duration, now: Timestamp) {
+        for i in 0..self.jobs.len() {
+            let j = &mut self.jobs[i];
+            if let Some(until) = clock_step::after_clock_back(&j.sched, &mut j.st, back, now) {
+                tracing::warn!(
+                    job = %j.cfg.name,
+                    "the clock went back: slots up to {} were already handled and are not run \
+                     again; the next run is the first slot after it",
+                    until.strftime("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            self.save(i);
         }
     }
 
