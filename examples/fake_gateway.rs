@@ -25,7 +25,8 @@
 //! - `--log-rate N` / `--log-lines N` / `--log-stderr-rate N`: N log lines per second
 //! - `--print TEXT`, `--print-err TEXT` (repeatable), `--print-after DUR`
 //! - `--hang-after DUR`: then accept connections but never answer
-//! - `--slow-completion DUR`, `--wrong-answers` ("3"), `--answer TEXT`, `--token TOKEN`
+//! - `--slow-completion DUR`, `--wrong-answers` ("3"), `--answer TEXT`, `--token TOKEN`,
+//!   `--token-file PATH`, `--answer-file PATH`
 //! - `--pid-file PATH`, `--env-dump PATH`, `--close-stdout-after DUR`
 //! - `--json-style compact|spaced|reordered|wrong-value`: how the health endpoints write JSON
 
@@ -118,9 +119,16 @@ struct Args {
     /// The answer to prompts other than "1+1=".
     #[arg(long, default_value = "I am a fake gateway.")]
     answer: String,
+    /// Read the answer from this file instead (kept out of argv).
+    #[arg(long)]
+    answer_file: Option<String>,
     /// Require this bearer token on chat completions (else 401).
     #[arg(long)]
     token: Option<String>,
+    /// Require the bearer token in this file (surrounding whitespace ignored), so the token is
+    /// in neither this process's argv nor its environment.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<String>,
     /// Write the pid to this file.
     #[arg(long)]
     pid_file: Option<String>,
@@ -242,7 +250,15 @@ struct State {
 }
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(p) = args.token_file.take() {
+        let t = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("--token-file {p}: {e}"));
+        args.token = Some(t.trim().to_string());
+    }
+    if let Some(p) = args.answer_file.take() {
+        let a = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("--answer-file {p}: {e}"));
+        args.answer = a.trim_end().to_string();
+    }
     if args.grandchild {
         if args.grandchild_setsid {
             unsafe { libc::setsid() };

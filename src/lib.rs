@@ -10,6 +10,7 @@ pub mod health;
 pub mod jobs;
 pub mod logs;
 pub mod metrics;
+pub mod nofollow;
 pub mod preflight;
 pub mod process;
 pub mod runtime;

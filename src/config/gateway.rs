@@ -28,7 +28,8 @@ pub struct GatewayConfig {
     pub cwd: Option<PathBuf>,
     /// Variables to add to (or override in) the child's environment.
     pub env: BTreeMap<String, String>,
-    /// Variables to remove from the child's environment.
+    /// Variables to remove from the child's environment. The variables named by `token_env`
+    /// and `password_env` are always removed as well (clawvisor's secrets, not the gateway's).
     pub env_remove: Vec<String>,
     /// Start from an empty environment instead of clawvisor's own (then only `env` is passed).
     pub env_clear: bool,

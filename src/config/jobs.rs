@@ -162,6 +162,14 @@ pub fn cron_parser() -> croner::parser::CronParser {
         .build()
 }
 
+/// Whether a parsed schedule has any slot at all.
+fn fires(cron: &croner::Cron) -> bool {
+    let from = jiff::Timestamp::from_second(946_684_800) // 2000-01-01, a leap year
+        .expect("a valid timestamp")
+        .to_zoned(jiff::tz::TimeZone::UTC);
+    cron.find_next_occurrence(&from, false).is_ok()
+}
+
 impl JobConfig {
     /// The job's zone: `timezone`, else the system's.
     pub fn zone(&self) -> Result<jiff::tz::TimeZone, String> {
@@ -202,14 +210,23 @@ impl JobConfig {
                     self.name
                 ),
             )),
-            (Some(s), None) => {
-                if let Err(e) = cron_parser().parse(s) {
-                    out.push((
-                        at("schedule"),
-                        format!("{s:?} is not a 5-field cron expression or alias: {e}"),
-                    ));
-                }
-            }
+            (Some(s), None) => match cron_parser().parse(s) {
+                Err(e) => out.push((
+                    at("schedule"),
+                    format!("{s:?} is not a 5-field cron expression or alias: {e}"),
+                )),
+                // A date that never comes (the 31st of June, the 30th of February) parses,
+                // and the job would silently never run; croner would also search for
+                // years of dates at every look. Asked once here, from a fixed day.
+                Ok(cron) if !fires(&cron) => out.push((
+                    at("schedule"),
+                    format!(
+                        "{s:?} never fires: no date matches it (a day of the month that the \
+                         month named does not have?)"
+                    ),
+                )),
+                Ok(_) => {}
+            },
             (None, Some(d)) => {
                 if d.get() < std::time::Duration::from_secs(1) {
                     out.push((at("every"), "must be at least 1s".into()));
@@ -297,6 +314,15 @@ mod tests {
         assert!(job("schedule = \"30 2 * * *\"").is_ok());
         let e = job("schedule = \"0 */15 * * * *\"").unwrap_err();
         assert!(e.starts_with("jobs.0.schedule"), "{e}");
+        for never in ["59 23 31 6 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"] {
+            let e = job(&format!("schedule = \"{never}\"")).unwrap_err();
+            assert!(
+                e.starts_with("jobs.0.schedule") && e.contains("never fires"),
+                "{e}"
+            );
+        }
+        assert!(job("schedule = \"0 0 29 2 *\"").is_ok(), "leap days come");
+        assert!(job("schedule = \"0 0 L 2 *\"").is_ok());
     }
 
     #[test]

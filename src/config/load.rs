@@ -90,6 +90,7 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
         Err(e) => {
             let mut one = err(e.span(), None, first_line(e.message()));
             super::explain::explain(&mut one, text);
+            super::redact::redact(&mut one);
             return Err(ConfigErrors(vec![one]));
         }
     };
@@ -137,6 +138,7 @@ pub(super) fn parse_text(text: &str, origin: &str) -> Result<Config, ConfigError
     }
     for e in &mut errors {
         super::explain::explain(e, text);
+        super::redact::redact(e);
     }
     match config {
         Some(cfg) if errors.is_empty() => Ok(cfg),

@@ -17,6 +17,12 @@ pub enum ControlError {
     NotASocket { path: PathBuf },
     #[error("control socket path {path} is {len} bytes long; Unix sockets allow at most 107")]
     PathTooLong { path: PathBuf, len: usize },
+    #[error(
+        "the control socket's directory {path} {why}; refusing to use it (whoever can replace \
+         it can stand in for clawvisor's socket): fix it, or pick another \
+         `[control] socket`"
+    )]
+    UnsafeDir { path: PathBuf, why: String },
     #[error("`[control] group` {group:?} does not exist on this machine")]
     UnknownGroup { group: String },
     #[error("cannot {what} {path}: {source}")]

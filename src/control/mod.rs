@@ -19,6 +19,7 @@ pub mod protocol;
 mod render;
 mod render_parts;
 pub mod server;
+mod socket_dir;
 mod socket_file;
 mod stream;
 mod wait_idle_cmd;

@@ -6,14 +6,15 @@
 //! that refuses connections is stale and is replaced. Anything that is not a socket is
 //! never deleted. The lock file itself stays (deleting it would race with the next start).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use super::error::ControlError;
+use super::socket_dir;
 use crate::config::MAX_SOCKET_PATH;
 
 /// A bound socket file; dropping it removes the file if it is still the one we made.
@@ -60,33 +61,54 @@ pub fn bind(path: &Path, own: &Ownership) -> Result<(UnixListener, SocketFile), 
             len,
         });
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(dir)
-            .map_err(ControlError::io("create the directory", dir))?;
-    }
-    let lock = take_lock(path)?;
+    let dir_path = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = path.file_name() else {
+        return Err(ControlError::NotASocket {
+            path: path.to_path_buf(),
+        });
+    };
+    // Checked once, then used through its descriptor (see `socket_dir`).
+    let dir = socket_dir::prepare(dir_path, own.gid)?;
+    let lock = take_lock(&dir, name, path)?;
     remove_if_stale(path)?;
-    let listener = UnixListener::bind(path).map_err(ControlError::io("bind", path))?;
-    let meta = fs::symlink_metadata(path).map_err(ControlError::io("stat", path))?;
+    let bind_at = dir.through_fd(name).unwrap_or_else(|| path.to_path_buf());
+    let listener = UnixListener::bind(&bind_at).map_err(ControlError::io("bind", path))?;
+    let in_dir = |what: &'static str, e: nix::Error| ControlError::io(what, path)(e.into());
+    if let Err(e) = dir.unchanged() {
+        let _ = nix::unistd::unlinkat(&dir.fd, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        return Err(e);
+    }
+    let st = nix::sys::stat::fstatat(&dir.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| in_dir("stat", e))?;
     let file = SocketFile {
         path: path.to_path_buf(),
-        dev: meta.dev(),
-        ino: meta.ino(),
+        dev: st.st_dev,
+        ino: st.st_ino,
         _lock: lock,
     };
     // The peer-credential check is the real guard; the mode keeps other users from even
-    // connecting. (Setting it after bind leaves a moment where the umask applies.)
+    // connecting. (Setting it after bind leaves a moment where the umask applies.) Through
+    // the directory's descriptor, on the entry just made in a directory only we can write.
     if let Some(gid) = own.gid {
-        std::os::unix::fs::lchown(path, None, Some(gid))
-            .map_err(ControlError::io("set the group of", path))?;
+        nix::unistd::fchownat(
+            &dir.fd,
+            name,
+            None,
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| in_dir("set the group of", e))?;
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(own.mode))
-        .map_err(ControlError::io("set the mode of", path))?;
+    nix::sys::stat::fchmodat(
+        &dir.fd,
+        name,
+        nix::sys::stat::Mode::from_bits_truncate(own.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(|e| in_dir("set the mode of", e))?;
     listener
         .set_nonblocking(true)
         .map_err(ControlError::io("configure", path))?;
@@ -99,15 +121,26 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn take_lock(path: &Path) -> Result<File, ControlError> {
+/// Opens `<name>.lock` in the checked directory, never through a symlink.
+fn take_lock(
+    dir: &socket_dir::VerifiedDir,
+    name: &std::ffi::OsStr,
+    path: &Path,
+) -> Result<File, ControlError> {
+    use nix::fcntl::OFlag;
     let lp = lock_path(path);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&lp)
-        .map_err(ControlError::io("open the lock file", &lp))?;
+    let mut lock_name = name.to_owned();
+    lock_name.push(".lock");
+    let fd = nix::fcntl::openat(
+        &dir.fd,
+        lock_name.as_os_str(),
+        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| {
+        ControlError::io("open the lock file", &lp)(crate::nofollow::explain(&lp, e.into()))
+    })?;
+    let f = File::from(fd);
     // SAFETY: flock on a file descriptor we own; no memory is involved.
     let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 
-use crate::config::{CatchUp, cron_parser};
+use crate::config::{CatchUp, Config};
 use crate::jobs::schedule::{MAX_SLOTS, Schedule, plan_catch_up};
 
 /// Zones with the awkward cases: DST both ways, half-hour offsets, a date-line jump.
@@ -34,23 +33,35 @@ pub fn check(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(text) else {
         return;
     };
-    let Ok(cron) = cron_parser().parse(text) else {
-        return; // refused: what `check` reports as jobs.N.schedule
+    // Through the config, as a user writes it: what validation accepts must build a schedule,
+    // and what it refuses must be refused with the job's key.
+    let zone = ZONES[*zone as usize % ZONES.len()];
+    let toml = format!(
+        "[[jobs]]\nname = \"f\"\ncommand = [\"true\"]\nschedule = {}\ntimezone = \"{zone}\"\n",
+        toml::Value::String(text.to_string())
+    );
+    let cfg = match Config::parse(&toml, "fuzz.toml") {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            assert!(
+                errors
+                    .0
+                    .iter()
+                    .all(|e| e.key.as_deref().is_some_and(|k| k.starts_with("jobs"))
+                        || e.line_col.is_some()),
+                "an error that names no place: {errors}"
+            );
+            return;
+        }
     };
-    let Ok(tz) = TimeZone::get(ZONES[*zone as usize % ZONES.len()]) else {
-        return;
-    };
-    let schedule = Schedule::Cron {
-        cron: Box::new(cron),
-        text: text.into(),
-        tz,
-    };
-    // Any second between 1990 and 2090, and a window up to ~45 days.
+    let schedule = Schedule::from_job(&cfg.jobs[0])
+        .unwrap_or_else(|e| panic!("{text:?} passed validation but builds no schedule: {e}"));
+    // Any second between 1990 and 2090, and a window up to 3 days.
     let seed = tail.iter().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100000001b3)
     });
     let after = Timestamp::from_second(631_152_000 + (seed % 3_155_760_000) as i64).unwrap();
-    let span = Duration::from_secs((u16::from_be_bytes([*span_hi, *span_lo]) as u64) * 60);
+    let span = Duration::from_secs((u16::from_be_bytes([*span_hi, *span_lo]) as u64 % 4320) * 60);
     let now = after.checked_add(span).unwrap();
 
     let slots = schedule.due(after, now);

@@ -26,7 +26,9 @@ pub fn resolve_token(cfg: &CompletionProbeConfig) -> Result<Option<String>, Stri
     Ok(None)
 }
 
-/// Runs the probe once: the outcome and the measurements for status.
+/// Runs the probe once: the outcome and the measurements for status. Whatever the gateway
+/// sends back (an answer that repeats its prompt or headers, an error page quoting the
+/// request) has the token cut out before it reaches status, events and alerts.
 pub async fn probe_completion(
     client: &reqwest::Client,
     cfg: &CompletionProbeConfig,
@@ -35,13 +37,50 @@ pub async fn probe_completion(
         Ok(t) => t,
         Err(e) => return (Outcome::Warn(e), json!({})),
     };
+    let (outcome, details) = probe_with(client, cfg, token.as_deref()).await;
+    match token.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => (redact_outcome(outcome, t), redact_value(details, t)),
+        None => (outcome, details),
+    }
+}
+
+const REDACTED: &str = "(token)";
+
+fn redact_outcome(o: Outcome, token: &str) -> Outcome {
+    let r = |m: String| m.replace(token, REDACTED);
+    match o {
+        Outcome::Pass => Outcome::Pass,
+        Outcome::Fail(m) => Outcome::Fail(r(m)),
+        Outcome::Slow(m) => Outcome::Slow(r(m)),
+        Outcome::Warn(m) => Outcome::Warn(r(m)),
+    }
+}
+
+fn redact_value(v: Value, token: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace(token, REDACTED)),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| redact_value(x, token)).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, x)| (k, redact_value(x, token)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn probe_with(
+    client: &reqwest::Client,
+    cfg: &CompletionProbeConfig,
+    token: Option<&str>,
+) -> (Outcome, Value) {
     let req = ChatRequest {
         url: &cfg.url,
         model: &cfg.model,
         prompt: &cfg.prompt,
         max_tokens: cfg.max_tokens,
         stream: cfg.stream,
-        token: token.as_deref(),
+        token,
         timeout: cfg.timeout.get(),
     };
     let answer = match ask(client, &req).await {

@@ -30,6 +30,8 @@ pub struct Attempt {
     pub run: PendingRun,
     pub checkpoint: PathBuf,
     pub gateway_url: String,
+    /// clawvisor's secret variables (`Config::secret_env_vars`), never inherited.
+    pub hidden_env: Arc<Vec<String>>,
     pub logs: LogPipeline,
     pub aux: AuxRunner,
 }
@@ -102,7 +104,9 @@ pub async fn run(
         // clawvisor's own systemd notify socket is never the job's to use.
         env_remove: ["NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"]
             .map(String::from)
-            .to_vec(),
+            .into_iter()
+            .chain(a.hidden_env.iter().cloned())
+            .collect(),
         env_set: contract_env(&a),
         user: user_name(
             credentials

@@ -5,6 +5,7 @@
 //! the runner publishes.
 
 mod attempt;
+pub mod clock_step;
 pub mod gates;
 pub mod ping;
 pub mod plan;

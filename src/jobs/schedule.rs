@@ -75,8 +75,10 @@ impl Schedule {
         match self {
             Schedule::Cron { cron, tz, .. } => {
                 // One iterator from the exact previous slot: croner then stays on the right
-                // pass through a repeated hour.
-                for z in cron.iter_after(after.to_zoned(tz.clone())) {
+                // pass through a repeated hour. Over a long gap that slot is the one before
+                // the newest MAX_SLOTS, not the anchor (see `window_start`).
+                let from = window_start(cron, tz, after, now).unwrap_or(after);
+                for z in cron.iter_after(from.to_zoned(tz.clone())) {
                     if z.timestamp() > now {
                         break;
                     }
@@ -102,6 +104,30 @@ impl Schedule {
         }
         out
     }
+}
+
+/// Over a long gap (a clock set years ahead, a machine off for months) the slot that starts
+/// the newest [`MAX_SLOTS`] in (after, now], found by walking back from `now`; None when
+/// the gap holds fewer. Walking forward from the anchor instead visits every slot of the
+/// gap: a year of a minutely job is half a million steps, seconds on the scheduler's task,
+/// to keep only the last thousand.
+fn window_start(cron: &Cron, tz: &TimeZone, after: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    // Slots strictly before `now`; with `now` itself possibly a slot, the newest MAX_SLOTS
+    // start after the (MAX_SLOTS + 1)-th of them. A normal tick stops at the first step.
+    let mut oldest = None;
+    let mut steps = 0;
+    for z in cron
+        .iter_before(now.to_zoned(tz.clone()))
+        .take(MAX_SLOTS + 1)
+    {
+        let t = z.timestamp();
+        if t <= after {
+            return None;
+        }
+        oldest = Some(t);
+        steps += 1;
+    }
+    oldest.filter(|_| steps == MAX_SLOTS + 1)
 }
 
 fn push_capped(out: &mut Vec<Timestamp>, t: Timestamp) {
@@ -310,5 +336,34 @@ mod tests {
         let j = wall_jump(a, b, Duration::from_secs(1));
         assert!((j - 3600.0).abs() < 1e-6);
         assert!(wall_jump(b, a, Duration::from_secs(1)) < -3600.0);
+    }
+
+    #[test]
+    fn a_year_long_gap_keeps_the_newest_slots_without_walking_the_year() {
+        let s = cron("* * * * *", "UTC");
+        let (after, now) = (ts("2026-01-01T00:00:00Z"), ts("2027-01-01T00:00:30Z"));
+        let t = std::time::Instant::now();
+        let due = s.due(after, now);
+        // Walking half a million minutes took 9 s in a debug build.
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(due.len(), MAX_SLOTS);
+        assert_eq!(due.last(), Some(&ts("2027-01-01T00:00:00Z")));
+        assert_eq!(due[0], ts("2026-12-31T07:21:00Z"));
+        assert!(
+            due.windows(2)
+                .all(|w| w[1].duration_since(w[0]).as_secs() == 60)
+        );
+        // At a slot exactly, `now` is the newest; and a gap of exactly MAX_SLOTS is whole.
+        let at = ts("2027-01-01T00:00:00Z");
+        assert_eq!(s.due(after, at).last(), Some(&at));
+        let short = s.due(ts("2026-12-31T07:20:00Z"), at);
+        assert_eq!(
+            (short.len(), short[0]),
+            (MAX_SLOTS, ts("2026-12-31T07:21:00Z"))
+        );
     }
 }

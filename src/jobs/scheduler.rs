@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::attempt::{self, Attempt};
+use super::clock_step;
 use super::gates::{GpuGate, gateway_gate};
 use super::ping::{self, Ping};
 use super::plan::{Ended, Next, after_attempt};
@@ -85,6 +86,8 @@ pub struct Scheduler {
     logs_dir: PathBuf,
     deps: Deps,
     gateway_url: String,
+    /// clawvisor's secret variables, kept out of the jobs' environment.
+    hidden_env: Arc<Vec<String>>,
     http: reqwest::Client,
     done_tx: mpsc::UnboundedSender<(usize, Ended)>,
     done_rx: mpsc::UnboundedReceiver<(usize, Ended)>,
@@ -123,6 +126,7 @@ impl Scheduler {
             logs_dir,
             deps,
             gateway_url: gateway_url(),
+            hidden_env: Arc::new(cfg.secret_env_vars()),
             http,
             done_tx,
             done_rx,
@@ -217,6 +221,9 @@ impl Scheduler {
         if self.stopping {
             return;
         }
+        if jump < -JUMP {
+            self.on_clock_back(Duration::from_secs_f64(-jump), now);
+        }
         // Only the GPU reading matters here, and only to jobs with a GPU gate.
         let mut parts = serde_json::Map::new();
         if self.jobs.iter().any(|j| super::gates::has_gpu_gate(&j.cfg))
@@ -227,6 +234,23 @@ impl Scheduler {
         for i in 0..self.jobs.len() {
             self.schedule(i, now);
             self.advance(i, now, mono, view, &parts);
+        }
+    }
+
+    /// The wall clock stepped back by `back`: interval jobs and retry delays keep their
+    /// pace, cron jobs wait for their next slot after the newest one handled.
+    fn on_clock_back(&mut self, back: Duration, now: Timestamp) {
+        for i in 0..self.jobs.len() {
+            let j = &mut self.jobs[i];
+            if let Some(until) = clock_step::after_clock_back(&j.sched, &mut j.st, back, now) {
+                tracing::warn!(
+                    job = %j.cfg.name,
+                    "the clock went back: slots up to {} were already handled and are not run \
+                     again; the next run is the first slot after it",
+                    until.strftime("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            self.save(i);
         }
     }
 
@@ -405,6 +429,7 @@ impl Scheduler {
             checkpoint: attempt::checkpoint_dir(&self.dir, &j.cfg.name, &run.run_id),
             run: run.clone(),
             gateway_url: self.gateway_url.clone(),
+            hidden_env: self.hidden_env.clone(),
             logs: j.logs.clone(),
             aux,
         };

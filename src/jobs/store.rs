@@ -3,7 +3,7 @@
 //! interrupted or skipped run, the newest `history` kept).
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -156,7 +156,8 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");
     {
-        let mut f = File::create(&tmp)?;
+        // Not through a link planted at the temporary name (see `nofollow`).
+        let mut f = crate::nofollow::open_truncate(&tmp, 0o600)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -170,7 +171,7 @@ pub fn append_history(dir: &Path, job: &str, rec: &RunRecord, keep: usize) -> io
     let path = history_path(dir, job);
     let mut line = serde_json::to_vec(rec).map_err(io::Error::other)?;
     line.push(b'\n');
-    let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut f = crate::nofollow::open_append(&path, 0o600)?;
     f.write_all(&line)?;
     f.sync_data()?;
     let lines = read_lines(&path)?;
@@ -193,7 +194,7 @@ pub fn history(dir: &Path, job: &str, n: usize) -> Vec<RunRecord> {
 }
 
 fn read_lines(path: &Path) -> io::Result<Vec<String>> {
-    match File::open(path) {
+    match crate::nofollow::open_read(path) {
         Ok(f) => io::BufReader::new(f).lines().collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),

@@ -2,7 +2,6 @@
 //! gzips them (`.gz.tmp`, fsync, rename, unlink the original), applies retention, and at
 //! start-up finishes or cleans up work a crash interrupted. The writer never waits for it.
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -101,7 +100,7 @@ impl Archiver {
     fn take(&self, job: &Job) -> u64 {
         let Job::Rotated(p) = job else { return 0 };
         if self.cfg.fsync_on_rotate && !self.cfg.compress {
-            let _ = File::open(p).and_then(|f| f.sync_all());
+            let _ = crate::nofollow::open_read(p).and_then(|f| f.sync_all());
         }
         std::fs::metadata(p).map_or(0, |m| m.len())
     }
@@ -138,6 +137,13 @@ fn list_rotated(cfg: &LogsConfig, stem: &str) -> (Listed, Vec<PathBuf>) {
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let r = naming::parse_rotated(&name, &bases)?;
+                // Only regular files are ours: a link or anything else under a log name
+                // was put there by someone else, and is neither compressed, counted nor
+                // deleted (nor taken as proof that a compression finished).
+                if !e.file_type().is_ok_and(|t| t.is_file()) {
+                    warn_foreign(&e.path());
+                    return None;
+                }
                 Some((name, r))
             })
             .collect();
@@ -171,6 +177,18 @@ fn list_rotated(cfg: &LogsConfig, stem: &str) -> (Listed, Vec<PathBuf>) {
             }
         }
         (l, cleanup)
+    }
+}
+
+/// Warns once per path about a non-file under a rotated log's name.
+fn warn_foreign(path: &Path) {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut w = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if w.len() < 1000 && w.insert(path.to_path_buf()) {
+        tracing::warn!(target: "clawvisor::logs",
+            "{} has a rotated log's name but is not a regular file (a symbolic link?); clawvisor leaves it alone: remove it",
+            path.display());
     }
 }
 
@@ -261,13 +279,18 @@ impl Archiver {
     fn compress(&self, path: &Path) -> io::Result<bool> {
         let gz = PathBuf::from(format!("{}.gz", path.display()));
         let tmp = PathBuf::from(format!("{}.gz.tmp", path.display()));
-        let mut src = File::open(path)?;
+        // Neither end through a link: compressing a planted `*.log -> /etc/shadow` would
+        // copy that file into the log dir, and a planted `.gz.tmp` would be truncated.
+        let mut src = crate::nofollow::open_read(path)?;
+        if !src.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        // O_NONBLOCK from open_read matters only for FIFOs, refused above.
         let modified = src.metadata()?.modified()?;
-        let out = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let out = crate::nofollow::open_truncate(&tmp, 0o600)?;
         let _ = out.set_permissions(src.metadata()?.permissions());
         let mut enc = GzEncoder::new(out, Compression::new(self.cfg.compress_level));
         let mut buf = vec![0u8; 256 * 1024];

@@ -2,9 +2,9 @@
 //! by size and time (rename + reopen, never copy-then-truncate), writes drop markers, and
 //! hands rotated files to the archiver. Never waits for compression.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,7 +176,7 @@ impl Run {
     fn end_torn_line(&mut self, i: usize) {
         use std::os::unix::fs::FileExt;
         let path = &self.files[i].path;
-        let torn = File::open(path).and_then(|f| {
+        let torn = crate::nofollow::open_read(path).and_then(|f| {
             let len = f.metadata()?.len();
             let mut last = [0u8; 1];
             Ok(len > 0 && f.read_at(&mut last, len - 1)? == 1 && last[0] != b'\n')
@@ -198,11 +198,8 @@ impl Run {
             return Ok(());
         }
         let mode = self.w.cfg.file_mode.0;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(mode)
-            .open(&f.path)?;
+        // Not through a symlink someone planted at the live name (see `nofollow`).
+        let file = crate::nofollow::open_append(&f.path, mode)?;
         let meta = file.metadata()?;
         if meta.permissions().mode() & 0o7777 != mode {
             // The umask may have taken bits away; the configured mode is what was asked for.
@@ -460,7 +457,8 @@ impl Run {
             .cfg
             .dir
             .join(naming::rotated_name(&self.files[i].base, &stamp));
-        if let Err(e) = std::fs::rename(&self.files[i].path, &to) {
+        // Never over an existing name: a file or link there is not ours to replace.
+        if let Err(e) = crate::nofollow::rename_noreplace(&self.files[i].path, &to) {
             self.rotation_failed(i, &e);
             return false;
         }

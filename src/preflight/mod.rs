@@ -57,7 +57,7 @@ pub fn problems(cfg: &Config, socket: Option<&Path>) -> Vec<(String, String)> {
 /// The program resolves on the gateway user's PATH; the cwd exists and is theirs to enter.
 fn gateway(cfg: &Config, out: &mut Vec<(String, String)>) {
     // Unknown users and groups are reported by the config's own validation.
-    let Ok(spec) = ChildSpec::for_gateway(&cfg.gateway) else {
+    let Ok(spec) = ChildSpec::for_gateway(&cfg.gateway, &[]) else {
         return;
     };
     let Some(prog) = spec.argv.first().filter(|p| !p.is_empty()) else {

@@ -25,9 +25,12 @@ pub struct ChildSpec {
 }
 
 impl ChildSpec {
-    pub fn for_gateway(cfg: &GatewayConfig) -> Result<ChildSpec, String> {
+    /// `hidden`: clawvisor's secret variables (`Config::secret_env_vars`), never inherited;
+    /// `cfg.env` is applied after, so a value written there explicitly is still passed.
+    pub fn for_gateway(cfg: &GatewayConfig, hidden: &[String]) -> Result<ChildSpec, String> {
         let credentials = resolve_credentials(cfg.user.as_deref(), cfg.group.as_deref())?;
         let mut env_remove = cfg.env_remove.clone();
+        env_remove.extend(hidden.iter().cloned());
         let mut env_set = Vec::new();
         // clawvisor's own systemd notify socket is never the gateway's to use.
         env_remove.extend(["NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"].map(String::from));

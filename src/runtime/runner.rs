@@ -503,7 +503,7 @@ impl Runner {
     }
 
     async fn spawn(&mut self) -> Event {
-        let spec = match ChildSpec::for_gateway(&self.cfg.gateway) {
+        let spec = match ChildSpec::for_gateway(&self.cfg.gateway, &self.cfg.secret_env_vars()) {
             Ok(s) => s,
             Err(error) => return Event::SpawnFailed { error },
         };

@@ -10,6 +10,7 @@ pub mod persist;
 pub mod reload_scope;
 pub mod restart_reason;
 mod state;
+mod state_trust;
 pub mod wall_time;
 
 pub use decide::decide;

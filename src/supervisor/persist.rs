@@ -10,6 +10,9 @@ use super::pause::PauseRecord;
 
 pub const STATE_FILE: &str = "state.json";
 
+/// Unknown fields are tolerated (no `deny_unknown_fields`): a newer version may add some,
+/// and an older one must still load the pause. Nothing here names a process or a command:
+/// this file can keep the gateway down, never make clawvisor run or signal anything.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PersistedState {
     pub version: u32,
@@ -33,16 +36,15 @@ pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Blocking: call it off the async runtime, with a timeout (a hung mount blocks `open`).
 pub fn load(dir: &Path) -> io::Result<PersistedState> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = path_in(dir);
     // O_NONBLOCK: opening a FIFO must not wait for a writer; the check below rejects it.
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
-    {
+    // O_NOFOLLOW: a link planted here is refused (and, like any unusable file, read as
+    // "paused" by the caller), never followed to a file someone else chose.
+    let file = match open_nofollow(&path, fs::OpenOptions::new().read(true), libc::O_NONBLOCK) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PersistedState::default()),
+        // Already says which path (a refused link).
+        Err(e) if e.to_string().contains(&*path.to_string_lossy()) => return Err(e),
         Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     };
     let meta = file.metadata()?;
@@ -53,6 +55,19 @@ pub fn load(dir: &Path) -> io::Result<PersistedState> {
                 "{} is not a regular file ({}); move it away",
                 path.display(),
                 file_kind(&meta)
+            ),
+        ));
+    }
+    // Before its content: a file others could write is not clawvisor's record. Not set
+    // aside (it is not corrupt, and moving it would hide it from the person who must look).
+    if let Some(why) = super::state_trust::distrust(&meta, nix::unistd::geteuid().as_raw()) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} {why}: clawvisor does not trust a state file others could have written; \
+                 check its content, then `chown` it to clawvisor's user and `chmod 600` it (or \
+                 remove it)",
+                path.display()
             ),
         ));
     }
@@ -76,6 +91,30 @@ pub fn load(dir: &Path) -> io::Result<PersistedState> {
             format!("{} is corrupt: {e}{kept}", path.display()),
         )
     })
+}
+
+/// Opens with `O_NOFOLLOW` (plus `extra` flags): a symlink planted at state.json or its
+/// temporary file is refused with an error naming it, never followed to a file someone else
+/// chose. (The same rule as `crate::nofollow` for the logs; repeated here because the brain's
+/// folder imports only config and alerts.)
+fn open_nofollow(path: &Path, opts: &mut fs::OpenOptions, extra: i32) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | extra)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{} is a symbolic link; clawvisor does not follow links in its state \
+                         directory (someone else may have planted it): remove it",
+                        path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })
 }
 
 fn file_kind(meta: &fs::Metadata) -> &'static str {
@@ -113,12 +152,16 @@ pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
         .mode(0o750)
         .create(dir)?;
     let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    // Not through a link planted at the temporary name (root would truncate its target).
+    let mut f = open_nofollow(
+        &tmp,
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600),
+        0,
+    )?;
     // A leftover temporary file keeps its old mode through open(); set it.
     f.set_permissions(fs::Permissions::from_mode(0o600))?;
     let mut body = serde_json::to_vec_pretty(&PersistedState {

@@ -248,6 +248,17 @@ pub struct SmtpSink {
 
 /// "plain", "starttls" (required) or "tls" (implicit).
 pub fn smtp_sink(mode: &str, pki: &TestPki, out: &Path) -> SmtpSink {
+    smtp_sink_with_auth(mode, pki, out, None)
+}
+
+/// As [`smtp_sink`], requiring SMTP AUTH with `auth` = (login, password) when given; each
+/// mail's record then says which login authenticated (`auth_login`).
+pub fn smtp_sink_with_auth(
+    mode: &str,
+    pki: &TestPki,
+    out: &Path,
+    auth: Option<(&str, &str)>,
+) -> SmtpSink {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alerts_support/smtp_sink.py");
     std::fs::create_dir_all(out).unwrap();
     let port = crate::common::free_port();
@@ -260,6 +271,7 @@ pub fn smtp_sink(mode: &str, pki: &TestPki, out: &Path) -> SmtpSink {
         .arg(&pki.key)
         .arg("--out")
         .arg(out)
+        .args(auth.map(|(l, p)| format!("--auth={l}:{p}")))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
