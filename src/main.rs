@@ -184,7 +184,11 @@ fn run(cfg: Config) -> i32 {
     let control = match ControlServer::bind(&cfg.control) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("{e}");
+            // Out of descriptors already (a tiny `ulimit -n`): say which limit.
+            let errno = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .and_then(std::io::Error::raw_os_error);
+            tracing::error!("{e}{}", clawvisor::process::limits::hint(errno, None));
             return 1;
         }
     };
