@@ -12,16 +12,17 @@
 
 mod common;
 mod control_support;
+mod fault_support;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use control_support::{ctl, status, wait_for_socket};
+use fault_support::{faketime_env, set_fake_time};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(30);
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const DAY: u64 = 86_400;
 /// How long each clock position is held, in real (monotonic) time.
 const STAGE: Duration = Duration::from_secs(7);
@@ -29,36 +30,6 @@ const STAGE: Duration = Duration::from_secs(7);
 const EVERY: f64 = 3.0;
 const GATEWAY_RUN: f64 = 2.0;
 const BACKOFF: f64 = 1.0;
-
-/// `env` arguments that run clawvisor on a clock shifted by what `offset_file` says,
-/// re-read at every call; the monotonic clock is not faked.
-fn faketime_env(offset_file: &Path) -> Option<Vec<String>> {
-    if !Path::new(LIBFAKETIME).exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "libfaketime is missing ({LIBFAKETIME}); .ci/run installs the faketime package"
-        );
-        eprintln!("SKIPPED: libfaketime is not installed (apt-get install faketime)");
-        return None;
-    }
-    Some(vec![
-        "env".into(),
-        format!("LD_PRELOAD={LIBFAKETIME}"),
-        format!("FAKETIME_TIMESTAMP_FILE={}", offset_file.display()),
-        "FAKETIME_NO_CACHE=1".into(),
-        "FAKETIME_DONT_FAKE_MONOTONIC=1".into(),
-        "NO_FAKE_STAT=1".into(),
-    ])
-}
-
-/// Sets the faked clock to `at` from now on.
-fn set_fake_time(offset_file: &Path, at: SystemTime) {
-    let offset = match at.duration_since(SystemTime::now()) {
-        Ok(d) => format!("+{}", d.as_secs()),
-        Err(e) => format!("-{}", e.duration().as_secs()),
-    };
-    std::fs::write(offset_file, offset).unwrap();
-}
 
 fn history(cv: &Clawvisor, job: &str) -> Vec<Value> {
     let (code, out, err) = ctl(cv, &["--json", "jobs", "history", job, "-n", "500"]);

@@ -4,71 +4,20 @@
 
 mod common;
 mod control_support;
+mod fault_support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use control_support::{status, wait_for_socket};
+use fault_support::{Mount, have_root};
 
 const T: Duration = Duration::from_secs(30);
 
 /// Mounting needs root; CI runs as root and must not skip.
-fn have_root(test: &str) -> bool {
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{test} needs root (mount) and CI runs as root"
-    );
-    eprintln!("SKIPPED {test}: needs root");
-    false
-}
-
-/// Something mounted for the test, lazily unmounted when dropped.
-struct Mount(PathBuf);
-
-impl Mount {
-    fn run(args: &[&str], path: &Path) -> Mount {
-        std::fs::create_dir_all(path).unwrap();
-        let ok = Command::new("mount")
-            .args(args)
-            .arg(path)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mount {args:?} {}", path.display());
-        Mount(path.to_path_buf())
-    }
-
-    fn tmpfs(path: &Path, size: &str) -> Mount {
-        Self::run(
-            &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"],
-            path,
-        )
-    }
-
-    /// `path` bound onto itself, read-only.
-    fn read_only(path: &Path) -> Mount {
-        let m = Self::run(&["--bind", &path.display().to_string()], path);
-        // The same mount, now read-only (not a second one to unmount).
-        std::mem::forget(Self::run(&["-o", "remount,ro,bind"], path));
-        m
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 fn logs_stat(cv: &Clawvisor, key: &str) -> u64 {
     status(cv)["parts"]["logs"][key].as_u64().unwrap_or(0)
 }

@@ -166,7 +166,7 @@ fn kill_and_restart(what: &str, rate: &str, lines: &str, moment: impl Fn(&Path) 
     let body = config(base.path(), &burst_argv(rate, lines));
     // The first clawvisor's object outlives its process: dropping it would end the
     // gateway's group, which is the next clawvisor's job here.
-    let first = Clawvisor::start_in(tempfile::tempdir().unwrap(), &body, &[]);
+    let mut first = Clawvisor::start_in(tempfile::tempdir().unwrap(), &body, &[]);
     let cv = &first;
     status_in(base.path());
     let gateway = cv.gateway_pids()[0];
@@ -193,7 +193,11 @@ fn kill_and_restart(what: &str, rate: &str, lines: &str, moment: impl Fn(&Path) 
     assert!(alive(worker), "the worker died without anyone ending it");
     assert!(before.bad_gz.is_empty(), "{:?}", before.bad_gz);
 
-    // The next clawvisor, at once (as systemd's Restart= would), with a quiet gateway.
+    // The next clawvisor as soon as the killed one is gone (systemd's Restart= waits for the
+    // main process too; a SIGKILL lands only when an fsync under it returns, and until then
+    // the old one still holds the control socket's lock), with a quiet gateway.
+    first.wait_exit(T);
+    let first_gone_ms = killed_at.elapsed().as_millis();
     let quiet = ["sh", "-c", "echo SECOND RUN; exec sleep 600"].map(String::from);
     let cv = Clawvisor::start_in(
         tempfile::tempdir().unwrap(),
@@ -231,7 +235,7 @@ fn kill_and_restart(what: &str, rate: &str, lines: &str, moment: impl Fn(&Path) 
     );
     assert!(eventually(T, || plain_text(&logs).contains("SECOND RUN")));
     let observed = format!(
-        "{} lines on disk at the kill ({} rotated .gz, {} .tmp half-written, {} dropped by then), all {} still there after restart, {} .gz all readable, 0 .tmp; gateway gone {} ms after SIGKILL, its group's worker {} ms after (restart at once)",
+        "{} lines on disk at the kill ({} rotated .gz, {} .tmp half-written, {} dropped by then), all {} still there after restart, {} .gz all readable, 0 .tmp; gateway gone {} ms after SIGKILL, clawvisor itself {} ms, its group's worker {} ms (next clawvisor started at once)",
         before.lines.len(),
         before.gz,
         before.tmp.len(),
@@ -239,6 +243,7 @@ fn kill_and_restart(what: &str, rate: &str, lines: &str, moment: impl Fn(&Path) 
         before.lines.len(),
         after.gz,
         gateway_gone_ms,
+        first_gone_ms,
         group_gone_ms
     );
     eprintln!("{what}: {observed}");

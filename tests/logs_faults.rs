@@ -5,13 +5,15 @@
 
 mod common;
 mod control_support;
+mod fault_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use control_support::{ctl, status, wait_for_socket};
+use fault_support::{Mount, faketime_env, have_root, set_fake_time};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -22,67 +24,6 @@ fn config(dir: &Path, argv: &[&str], logs: &str, extra: &str) -> String {
         toml_argv(argv),
         d = dir.display()
     )
-}
-
-/// Tests that mount need root; CI runs as root and must not skip them.
-fn have_root(test: &str) -> bool {
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{test} needs root (mount) and CI runs as root"
-    );
-    eprintln!("SKIPPED {test}: needs root");
-    false
-}
-
-/// Something mounted for the test, unmounted when dropped (after clawvisor is gone).
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(dir: &Path, size: &str) -> Mount {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mount -t tmpfs {}", dir.display());
-        Mount(dir.to_path_buf())
-    }
-
-    fn bind(from: &Path, onto: &Path) -> Mount {
-        let ok = Command::new("mount")
-            .arg("--bind")
-            .arg(from)
-            .arg(onto)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mount --bind {} {}", from.display(), onto.display());
-        Mount(onto.to_path_buf())
-    }
-
-    /// Lazily: clawvisor still holds a file open under it.
-    fn unmount(&self) {
-        let ok = Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "umount -l {}", self.0.display());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        // Quietly: it may have been unmounted already.
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 /// Rotated files of `base` in `dir`, by name (not an abandoned `.gz.tmp`, which the next
@@ -190,40 +131,6 @@ fn a_failed_rename_at_rotation_is_counted_backs_off_and_writing_goes_on() {
 }
 
 // ---- 3 and 4. clock steps, with libfaketime ----
-
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-/// The environment that runs clawvisor on a clock `offset_file` says how far to shift
-/// (`+N` / `-N` seconds), re-read at every call so a test can step it.
-fn faketime_env(offset_file: &Path) -> Option<Vec<String>> {
-    if !Path::new(LIBFAKETIME).exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "libfaketime is missing ({LIBFAKETIME}); .ci/run installs the faketime package"
-        );
-        eprintln!("SKIPPED: libfaketime is not installed (apt-get install faketime)");
-        return None;
-    }
-    Some(vec![
-        "env".into(),
-        format!("LD_PRELOAD={LIBFAKETIME}"),
-        format!("FAKETIME_TIMESTAMP_FILE={}", offset_file.display()),
-        "FAKETIME_NO_CACHE=1".into(),
-        "FAKETIME_DONT_FAKE_MONOTONIC=1".into(),
-        // File times stay the kernel's; only clawvisor's clock is wrong.
-        "NO_FAKE_STAT=1".into(),
-    ])
-}
-
-/// Sets the faked clock to `at` (from now on).
-fn set_fake_time(offset_file: &Path, at: SystemTime) {
-    let now = SystemTime::now();
-    let offset = match at.duration_since(now) {
-        Ok(d) => format!("+{}", d.as_secs()),
-        Err(e) => format!("-{}", e.duration().as_secs()),
-    };
-    std::fs::write(offset_file, offset).unwrap();
-}
 
 fn utc_midnight_after(t: SystemTime, days: u64) -> SystemTime {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
