@@ -23,7 +23,6 @@ printf '%-10s %12s %10s %8s %s\n' target executions exec/s crashes "kept inputs"
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t" "fuzz/artifacts/$t"
   log=$(mktemp)
-  before=$(ls "fuzz/artifacts/$t" | wc -l)
   # A schedule that never fires is refused at load after croner searched its whole range:
   # milliseconds in a release build, seconds under ASan. Slow, not hung.
   limit=5
@@ -33,15 +32,16 @@ for t in "${targets[@]}"; do
     >"$log" 2>&1
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
   rate=$(( execs / (secs > 0 ? secs : 1) ))
+  # Only what this run found: artifacts newer than its start.
   crashes=0
   for f in fuzz/artifacts/"$t"/crash-* fuzz/artifacts/"$t"/oom-* fuzz/artifacts/"$t"/timeout-*; do
-    [ -e "$f" ] || continue
+    [ "$f" -nt "$log" ] || continue
     crashes=$((crashes + 1))
     cp "$f" "fuzz/regressions/$t/"
   done
   printf '%-10s %12s %10s %8s %s\n' "$t" "$execs" "$rate" "$crashes" "$(ls "fuzz/corpus/$t" | wc -l)"
   if [ "$crashes" -gt 0 ]; then
-    echo "  crash inputs copied to fuzz/regressions/$t/ ($before were there before); the first report:"
+    echo "  crash inputs copied to fuzz/regressions/$t/; the first report:"
     grep -m1 -A12 -E 'panicked|ERROR: libFuzzer|==ERROR' "$log" | sed 's/^/  /'
   fi
   rm -f "$log"
