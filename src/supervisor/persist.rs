@@ -40,7 +40,7 @@ pub fn load(dir: &Path) -> io::Result<PersistedState> {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; the check below rejects it.
     // O_NOFOLLOW: a link planted here is refused (and, like any unusable file, read as
     // "paused" by the caller), never followed to a file someone else chose.
-    let file = match open_nofollow(&path, fs::OpenOptions::new().read(true), libc::O_NONBLOCK) {
+    let file = match crate::nofollow::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PersistedState::default()),
         // Already says which path (a refused link).
@@ -93,30 +93,6 @@ pub fn load(dir: &Path) -> io::Result<PersistedState> {
     })
 }
 
-/// Opens with `O_NOFOLLOW` (plus `extra` flags): a symlink planted at state.json or its
-/// temporary file is refused with an error naming it, never followed to a file someone else
-/// chose. (The same rule as `crate::nofollow` for the logs; repeated here because the brain's
-/// folder imports only config and alerts.)
-fn open_nofollow(path: &Path, opts: &mut fs::OpenOptions, extra: i32) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | extra)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "{} is a symbolic link; clawvisor does not follow links in its state \
-                         directory (someone else may have planted it): remove it",
-                        path.display()
-                    ),
-                )
-            } else {
-                e
-            }
-        })
-}
-
 fn file_kind(meta: &fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let t = meta.file_type();
@@ -146,22 +122,14 @@ fn set_aside(path: &Path) -> String {
 /// Writes state.json atomically: a temporary file, fsync, rename, fsync of the directory.
 /// The file is 0600 and a directory it creates 0750: it holds the gateway's last lines.
 pub fn save(dir: &Path, state: &PersistedState) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o750)
         .create(dir)?;
     let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
     // Not through a link planted at the temporary name (root would truncate its target).
-    let mut f = open_nofollow(
-        &tmp,
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600),
-        0,
-    )?;
+    let mut f = crate::nofollow::open_truncate(&tmp, 0o600)?;
     // A leftover temporary file keeps its old mode through open(); set it.
     f.set_permissions(fs::Permissions::from_mode(0o600))?;
     let mut body = serde_json::to_vec_pretty(&PersistedState {
